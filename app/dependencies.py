@@ -1,0 +1,68 @@
+"""Request-scoped dependencies: the unit of work and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from app.auth.tokens import Principal, Role, authenticate
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the route returns, rolled back on any error.
+
+    Declared with scope="function" so the commit happens before the response is sent: a
+    failed commit can never follow a 2xx.
+    """
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    principal = authenticate(session, token.strip())
+    if principal is None:
+        raise HTTPException(
+            401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that lets only the given roles through (403 otherwise)."""
+
+    allowed = frozenset(roles)
+
+    def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(403, f"a {principal.role.value} token cannot do this")
+        return principal
+
+    return _check
+
+
+FINANCE = Role.FINANCE
+SUPPORT = Role.SUPPORT
+CUSTOMER = Role.CUSTOMER
+Finance = Annotated[Principal, Depends(require(FINANCE))]
+FinanceOrSupport = Annotated[Principal, Depends(require(FINANCE, SUPPORT))]
+AnyRole = Annotated[Principal, Depends(require(FINANCE, SUPPORT, CUSTOMER))]
+FinanceOrCustomer = Annotated[Principal, Depends(require(FINANCE, CUSTOMER))]

@@ -1,0 +1,33 @@
+"""The FastAPI application: wiring only (routes, error handlers, the database)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from app.db import make_engine, session_factory
+from app.errors import install_error_handlers
+from app.routes import contracts, customers, plans
+from app.settings import Settings, load_settings
+
+API_DESCRIPTION = """Hourglass tracks support-package contracts — hours that expire, pooling,
+overage, SLAs and service credits — and bills them. Every request carries a bearer token.
+Money is a decimal string in the contract's currency; durations are integer minutes."""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(title="Hourglass", version="1.0.0", description=API_DESCRIPTION)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (plans, customers, contracts):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""The plan catalogue: versioned support plans (fee, hours, overage, SLA terms)."""

@@ -1,0 +1,1 @@
+"""Contracts: one customer's subscription to one plan version."""

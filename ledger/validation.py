@@ -1,0 +1,61 @@
+"""Checks shared by several request schemas: currencies, time zones, holiday regions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import holidays
+import pycountry
+
+from ledger import money
+
+
+def check_currency(code: str) -> str:
+    if not money.is_currency(code):
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code (e.g. EUR, USD, JPY)")
+    return code
+
+
+def check_timezone(name: str) -> str:
+    if name not in _timezones():
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from exc
+    return name
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def parse_holiday_region(code: str) -> tuple[str, str | None]:
+    """ "DE-BE" -> ("DE", "BE"); "DE" -> ("DE", None). Raises ValueError if `holidays` lacks it."""
+    country, _, subdivision = code.partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ValueError(f"{code!r}: the holidays package has no country {country!r}")
+    if subdivision and subdivision not in supported[country]:
+        raise ValueError(f"{code!r}: {country} has no holiday subdivision {subdivision!r}")
+    return country, subdivision or None
+
+
+def check_holiday_region(code: str) -> str:
+    parse_holiday_region(code)
+    return code
+
+
+def check_country(code: str) -> str:
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{code!r} is not an ISO 3166 alpha-2 country code (e.g. DE)")
+    return code
+
+
+def check_percent(value: Decimal, *, allow_zero: bool = True) -> Decimal:
+    if value < 0 or value > 100 or (not allow_zero and value == 0):
+        raise ValueError("must be a percentage between 0 and 100")
+    return value
