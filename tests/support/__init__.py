@@ -1,0 +1,1 @@
+"""Helpers that start real servers (localstripe, PostgreSQL) for the tests."""
