@@ -5,5 +5,18 @@ from ledger.base import metadata
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
+from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, PeriodOverage, Pool, WorkEntry
 
-__all__ = ["ApiToken", "Contract", "Customer", "Plan", "metadata"]
+__all__ = [
+    "Allotment",
+    "ApiToken",
+    "ClosedPeriod",
+    "Contract",
+    "Customer",
+    "LedgerEntry",
+    "PeriodOverage",
+    "Plan",
+    "Pool",
+    "WorkEntry",
+    "metadata",
+]

@@ -1,0 +1,158 @@
+"""The only code that appends ledger rows: each write also moves the running totals.
+
+Because rows and totals change together, in one transaction, the totals can always be checked
+against the sums of the rows (and a test does exactly that after every step).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+from sqlmodel import select
+
+from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
+
+RATES = ("overage", "on_demand", "late")
+
+
+def _append(session: Session, entry: LedgerEntry) -> LedgerEntry:
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) -> None:
+    """Add (or, when a contract is shortened, take back unused) minutes to an allotment."""
+    if minutes == 0:
+        return
+    assert allotment.id is not None
+    if minutes < 0 and -minutes > allotment.remaining_minutes:
+        raise ValueError("cannot take back more minutes than remain")
+    entry = _append(
+        session,
+        LedgerEntry(
+            contract_id=allotment.contract_id,
+            kind="grant",
+            minutes=minutes,
+            period_start=allotment.period_start,
+            allotment_id=allotment.id,
+            reason=reason,
+        ),
+    )
+    allotment.granted_minutes += minutes
+    allotment.remaining_minutes += minutes
+    allotment.last_entry_id = entry.id
+    session.flush()
+
+
+def use(
+    session: Session,
+    allotment: Allotment,
+    minutes: int,
+    *,
+    work_entry_id: int | None,
+    reason: str,
+) -> None:
+    """Consume (+) or give back (−) minutes of an allotment for a work entry."""
+    if minutes == 0:
+        return
+    assert allotment.id is not None
+    if minutes > allotment.remaining_minutes or -minutes > allotment.used_minutes:
+        raise ValueError("allotment totals would go negative")
+    entry = _append(
+        session,
+        LedgerEntry(
+            contract_id=allotment.contract_id,
+            kind="use",
+            minutes=minutes,
+            period_start=allotment.period_start,
+            allotment_id=allotment.id,
+            work_entry_id=work_entry_id,
+            reason=reason,
+        ),
+    )
+    allotment.used_minutes += minutes
+    allotment.remaining_minutes -= minutes
+    allotment.last_entry_id = entry.id
+    session.flush()
+
+
+def expire(
+    session: Session,
+    allotment: Allotment,
+    minutes: int,
+    *,
+    work_entry_id: int | None = None,
+    reason: str,
+) -> None:
+    if minutes == 0:
+        return
+    assert allotment.id is not None
+    if minutes < 0 or minutes > allotment.remaining_minutes:
+        raise ValueError("can only expire remaining minutes")
+    entry = _append(
+        session,
+        LedgerEntry(
+            contract_id=allotment.contract_id,
+            kind="expire",
+            minutes=minutes,
+            period_start=allotment.period_start,
+            allotment_id=allotment.id,
+            work_entry_id=work_entry_id,
+            reason=reason,
+        ),
+    )
+    allotment.expired_minutes += minutes
+    allotment.remaining_minutes -= minutes
+    allotment.last_entry_id = entry.id
+    session.flush()
+
+
+def period_overage(session: Session, contract_id: int, period_start: date) -> PeriodOverage:
+    """The running overage totals of a period, created at zero on first use."""
+    row = session.scalar(
+        select(PeriodOverage).where(
+            PeriodOverage.contract_id == contract_id, PeriodOverage.period_start == period_start
+        )
+    )
+    if row is None:
+        row = PeriodOverage(contract_id=contract_id, period_start=period_start)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def overage(
+    session: Session,
+    *,
+    contract_id: int,
+    period_start: date,
+    minutes: int,
+    rate: str,
+    work_entry_id: int | None,
+    reason: str,
+) -> None:
+    """Add (+) or remove (−) uncovered minutes of a period at one rate."""
+    if minutes == 0:
+        return
+    if rate not in RATES:
+        raise ValueError(f"unknown rate {rate!r}")
+    totals = period_overage(session, contract_id, period_start)
+    column = f"{rate}_minutes"
+    if getattr(totals, column) + minutes < 0:
+        raise ValueError("period overage would go negative")
+    _append(
+        session,
+        LedgerEntry(
+            contract_id=contract_id,
+            kind="overage",
+            minutes=minutes,
+            period_start=period_start,
+            work_entry_id=work_entry_id,
+            rate=rate,
+            reason=reason,
+        ),
+    )
+    setattr(totals, column, getattr(totals, column) + minutes)
+    session.flush()

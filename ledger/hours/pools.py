@@ -1,0 +1,148 @@
+"""Two-month pooling (SPEC "Hours" rule 3) and its undo.
+
+Joining or splitting months changes which allotments work may draw on, so both re-consume the
+work already posted in the two months: the month's consumption is given back and applied again
+in date order, as if the pool had always (or never) existed. All in appended rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from ledger.base import utcnow
+from ledger.catalog.models import Plan
+from ledger.contracts.models import Contract
+from ledger.contracts.service import lock_contract, plan_of
+from ledger.errors import NotFound
+from ledger.hours import book
+from ledger.hours.allotments import ensure_allotments
+from ledger.hours.consumption import consume
+from ledger.hours.errors import PoolingRefused
+from ledger.hours.models import Allotment, Pool, WorkEntry
+from ledger.hours.work import is_closed
+from ledger.periods import add_months, local_midnight, month_label, month_period, overlap_days
+
+REASON = "repool"
+
+
+def active_pool(session: Session, contract_id: int, first_month: date) -> Pool | None:
+    return session.scalar(
+        select(Pool).where(
+            col(Pool.contract_id) == contract_id,
+            col(Pool.first_month) == first_month,
+            col(Pool.undone_at).is_(None),
+        )
+    )
+
+
+def create_pool(session: Session, contract_id: int, first_month: date) -> Pool:
+    contract = lock_contract(session, contract_id)
+    plan = plan_of(session, contract)
+    assert contract.id is not None
+    second_month = add_months(first_month, 1)
+    label = f"{month_label(first_month)}/{month_label(second_month)}"
+    if not plan.pooling_allowed or plan.period != "month":
+        raise PoolingRefused(f"plan {plan.code!r} does not allow pooling months")
+    for month in (first_month, second_month):
+        if overlap_days(month_period(month), contract.start_date, contract.end_date) == 0:
+            raise PoolingRefused(
+                f"{month_label(month)} is outside contract {contract.id}: cannot pool {label}"
+            )
+    if is_closed(session, contract.id, first_month):
+        raise PoolingRefused(
+            f"{month_label(first_month)} is already closed by a billing run: cannot pool {label}"
+        )
+    for neighbour in (add_months(first_month, -1), first_month, second_month):
+        if active_pool(session, contract.id, neighbour) is not None:
+            raise PoolingRefused(
+                f"a month of {label} already belongs to the pool starting {month_label(neighbour)}"
+            )
+    ensure_allotments(session, contract, plan, through=second_month)
+    pool = Pool(contract_id=contract.id, first_month=first_month)
+    session.add(pool)
+    expires_at = local_midnight(add_months(first_month, 2), contract.timezone)
+    for allotment in _allotments(session, contract.id, first_month):
+        allotment.valid_from = first_month
+        allotment.valid_until = add_months(first_month, 2)
+        allotment.expires_at = expires_at
+        allotment.pool_first_month = first_month
+    session.flush()
+    _reconsume(session, contract, plan, first_month)
+    return pool
+
+
+def undo_pool(session: Session, contract_id: int, first_month: date) -> Pool:
+    contract = lock_contract(session, contract_id)
+    plan = plan_of(session, contract)
+    assert contract.id is not None
+    pool = active_pool(session, contract.id, first_month)
+    if pool is None:
+        raise NotFound(f"contract {contract.id} has no pool starting {month_label(first_month)}")
+    if is_closed(session, contract.id, first_month):
+        raise PoolingRefused(
+            f"{month_label(first_month)} is already closed by a billing run: the pool stays"
+        )
+    pool.undone_at = utcnow()
+    for allotment in _allotments(session, contract.id, first_month):
+        allotment.valid_from = allotment.period_start
+        allotment.valid_until = allotment.period_end
+        allotment.expires_at = local_midnight(allotment.period_end, contract.timezone)
+        allotment.pool_first_month = None
+    session.flush()
+    _reconsume(session, contract, plan, first_month)
+    return pool
+
+
+def _allotments(session: Session, contract_id: int, first_month: date) -> list[Allotment]:
+    return list(
+        session.scalars(
+            select(Allotment).where(
+                col(Allotment.contract_id) == contract_id,
+                col(Allotment.period_start) >= first_month,
+                col(Allotment.period_start) < add_months(first_month, 2),
+            )
+        )
+    )
+
+
+def _reconsume(session: Session, contract: Contract, plan: Plan, first_month: date) -> None:
+    assert contract.id is not None
+    end = add_months(first_month, 2)
+    for allotment in _allotments(session, contract.id, first_month):
+        book.use(session, allotment, -allotment.used_minutes, work_entry_id=None, reason=REASON)
+    for month in (first_month, add_months(first_month, 1)):
+        totals = book.period_overage(session, contract.id, month)
+        for rate in ("overage", "on_demand"):
+            book.overage(
+                session,
+                contract_id=contract.id,
+                period_start=month,
+                minutes=-getattr(totals, f"{rate}_minutes"),
+                rate=rate,
+                work_entry_id=None,
+                reason=REASON,
+            )
+    effective = session.scalars(
+        select(WorkEntry)
+        .where(
+            col(WorkEntry.contract_id) == contract.id,
+            col(WorkEntry.kind) == "work",
+            col(WorkEntry.late).is_(False),
+            col(WorkEntry.worked_on) >= first_month,
+            col(WorkEntry.worked_on) < end,
+            col(WorkEntry.id).not_in(
+                select(col(WorkEntry.reverses_id)).where(
+                    col(WorkEntry.contract_id) == contract.id,
+                    col(WorkEntry.reverses_id).is_not(None),
+                )
+            ),
+        )
+        .order_by(col(WorkEntry.worked_on), col(WorkEntry.id))
+    ).all()
+    for entry in effective:
+        consume(
+            session, contract=contract, plan=plan, entry=entry, enforce_cap=False, reason=REASON
+        )

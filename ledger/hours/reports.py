@@ -1,0 +1,150 @@
+"""Balance and statement: read from the running totals, never by summing the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from ledger.contracts.service import lock_contract, plan_of
+from ledger.hours import book
+from ledger.hours.allotments import ensure_allotments
+from ledger.hours.models import Allotment, LedgerEntry, WorkEntry
+from ledger.hours.schemas import AllotmentRead, BalanceRead, StatementRead
+from ledger.hours.work import allotment_months, to_reads
+from ledger.periods import add_months, local_date, month_label, period_containing
+
+
+def _summarise(allotments: Sequence[Allotment], *, now: datetime) -> AllotmentRead:
+    """One line for an allotment, or for the two allotments of a pool.
+
+    Hours whose expiry instant has passed show as expired even before the billing run writes
+    the expiry entry."""
+    granted = sum(a.granted_minutes for a in allotments)
+    used = sum(a.used_minutes for a in allotments)
+    expired = sum(a.expired_minutes for a in allotments)
+    remaining = sum(a.remaining_minutes for a in allotments)
+    expires_at = max(a.expires_at for a in allotments)
+    if now >= expires_at:
+        expired, remaining = expired + remaining, 0
+    months = sorted({m for a in allotments for m in allotment_months(a)})
+    return AllotmentRead(
+        months=months,
+        granted_minutes=granted,
+        used_minutes=used,
+        expired_minutes=expired,
+        remaining_minutes=remaining,
+        expires_at=expires_at,
+        pooled=any(a.pool_first_month is not None for a in allotments),
+    )
+
+
+def _group_pools(allotments: Sequence[Allotment]) -> list[list[Allotment]]:
+    groups: dict[object, list[Allotment]] = {}
+    for allotment in allotments:
+        key = ("pool", allotment.pool_first_month) if allotment.pool_first_month else allotment.id
+        groups.setdefault(key, []).append(allotment)
+    return list(groups.values())
+
+
+def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) -> BalanceRead:
+    contract = lock_contract(session, contract_id)
+    plan = plan_of(session, contract)
+    assert contract.id is not None
+    day = local_date(at, contract.timezone)
+    period = period_containing(day, plan.period)
+    ensure_allotments(session, contract, plan, through=day)
+    valid = session.scalars(
+        select(Allotment)
+        .where(
+            col(Allotment.contract_id) == contract.id,
+            col(Allotment.valid_from) <= day,
+            col(Allotment.valid_until) > day,
+        )
+        .order_by(col(Allotment.expires_at), col(Allotment.id))
+    ).all()
+    lines = [_summarise(group, now=max(now, at)) for group in _group_pools(valid)]
+    totals = book.period_overage(session, contract.id, period.start)
+    return BalanceRead(
+        contract_id=contract.id,
+        at=at,
+        period=period.label,
+        remaining_minutes=sum(line.remaining_minutes for line in lines),
+        overage_minutes=totals.overage_minutes + totals.on_demand_minutes,
+        allotments=lines,
+    )
+
+
+def statement(session: Session, contract_id: int, *, month: date, now: datetime) -> StatementRead:
+    contract = lock_contract(session, contract_id)
+    plan = plan_of(session, contract)
+    assert contract.id is not None
+    period = period_containing(month, plan.period)
+    month_end = add_months(month, 1)
+    ensure_allotments(session, contract, plan, through=month)
+    own = session.scalar(
+        select(Allotment).where(
+            col(Allotment.contract_id) == contract.id,
+            col(Allotment.period_start) == period.start,
+        )
+    )
+    if own is not None and own.pool_first_month is not None:
+        shown: Sequence[Allotment] = session.scalars(
+            select(Allotment).where(
+                col(Allotment.contract_id) == contract.id,
+                col(Allotment.pool_first_month) == own.pool_first_month,
+            )
+        ).all()
+    else:
+        shown = [own] if own is not None else []
+    summary = _summarise(shown, now=now) if shown else None
+    overage, late = _month_overage(
+        session, contract.id, month=month, month_end=month_end, whole_period=period.months == 1
+    )
+    entries = session.scalars(
+        select(WorkEntry)
+        .where(
+            col(WorkEntry.contract_id) == contract.id,
+            col(WorkEntry.worked_on) >= month,
+            col(WorkEntry.worked_on) < month_end,
+        )
+        .order_by(col(WorkEntry.worked_on), col(WorkEntry.id))
+    ).all()
+    return StatementRead(
+        contract_id=contract.id,
+        month=month_label(month),
+        period=period.label,
+        pooled=bool(summary and summary.pooled),
+        granted_minutes=summary.granted_minutes if summary else 0,
+        used_minutes=summary.used_minutes if summary else 0,
+        expired_minutes=summary.expired_minutes if summary else 0,
+        remaining_minutes=summary.remaining_minutes if summary else 0,
+        overage_minutes=overage,
+        late_minutes=late,
+        entries=to_reads(session, entries),
+    )
+
+
+def _month_overage(
+    session: Session, contract_id: int, *, month: date, month_end: date, whole_period: bool
+) -> tuple[int, int]:
+    """Overage (any rate but late) and late minutes of work dated in the month."""
+    if whole_period:
+        totals = book.period_overage(session, contract_id, month)
+        return totals.overage_minutes + totals.on_demand_minutes, totals.late_minutes
+    rows = session.execute(
+        select(col(LedgerEntry.rate), func.sum(LedgerEntry.minutes))
+        .join(WorkEntry, col(WorkEntry.id) == col(LedgerEntry.work_entry_id))
+        .where(
+            col(LedgerEntry.contract_id) == contract_id,
+            col(LedgerEntry.kind) == "overage",
+            col(WorkEntry.worked_on) >= month,
+            col(WorkEntry.worked_on) < month_end,
+        )
+        .group_by(col(LedgerEntry.rate))
+    ).all()
+    by_rate = {rate: int(total or 0) for rate, total in rows}
+    return by_rate.get("overage", 0) + by_rate.get("on_demand", 0), by_rate.get("late", 0)

@@ -1,0 +1,367 @@
+"""Posting work, reversing it, and reading it back with what covered each minute."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from ledger.base import utcnow
+from ledger.catalog.models import Plan
+from ledger.contracts.models import Contract
+from ledger.contracts.service import get_contract, lock_contract, plan_of
+from ledger.errors import InvalidInput, NotFound
+from ledger.hours import book
+from ledger.hours.after_hours import billable_minutes, multiplier_for
+from ledger.hours.consumption import consume
+from ledger.hours.errors import AlreadyReversed, OutsideContract, PeriodClosed
+from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, WorkEntry
+from ledger.hours.schemas import Coverage, WorkEntryCreate, WorkEntryRead
+from ledger.periods import month_label, period_containing
+
+
+def is_closed(session: Session, contract_id: int, period_start: date) -> bool:
+    return (
+        session.scalar(
+            select(ClosedPeriod.id).where(
+                col(ClosedPeriod.contract_id) == contract_id,
+                col(ClosedPeriod.period_start) == period_start,
+            )
+        )
+        is not None
+    )
+
+
+def _check_inside(contract: Contract, worked_on: date) -> None:
+    if worked_on < contract.start_date or (
+        contract.end_date is not None and worked_on > contract.end_date
+    ):
+        raise OutsideContract(
+            f"{worked_on.isoformat()} is outside contract {contract.id} "
+            f"({contract.start_date.isoformat()} – "
+            f"{contract.end_date.isoformat() if contract.end_date else 'open-ended'})",
+            field="worked_on",
+        )
+
+
+def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> WorkEntry:
+    """Record work and consume its billable minutes, all under the contract's lock."""
+    contract = lock_contract(session, contract_id)
+    plan = plan_of(session, contract)
+    return _post_locked(session, contract, plan, data)
+
+
+def _post_locked(
+    session: Session, contract: Contract, plan: Plan, data: WorkEntryCreate
+) -> WorkEntry:
+    assert contract.id is not None
+    _check_inside(contract, data.worked_on)
+    period = period_containing(data.worked_on, plan.period)
+    closed = is_closed(session, contract.id, period.start)
+    if closed and not data.late:
+        raise PeriodClosed(
+            f"the period {period.label} of contract {contract.id} is already invoiced; "
+            "post the work with late=true to bill it on the next invoice"
+        )
+    if data.late and not closed:
+        raise InvalidInput(
+            f"the period {period.label} is not invoiced yet: post the work without late",
+            field="late",
+        )
+    multiplier = multiplier_for(
+        plan=plan,
+        level=data.level,
+        started_at=data.started_at,
+        timezone=contract.timezone,
+        holiday_region=contract.holiday_region,
+    )
+    entry = WorkEntry(
+        contract_id=contract.id,
+        worked_on=data.worked_on,
+        period_start=period.start,
+        started_at=data.started_at,
+        minutes=data.minutes,
+        level=data.level,
+        ticket_ref=data.ticket_ref,
+        description=data.description,
+        multiplier=multiplier,
+        billable_minutes=billable_minutes(
+            data.minutes, multiplier=multiplier, increment=plan.billing_increment_minutes
+        ),
+        late=data.late,
+        approved_overage=data.approved_overage,
+    )
+    session.add(entry)
+    session.flush()
+    if data.late:
+        # The period's hours are gone: late work consumes nothing and is billed at the
+        # overage rate on the next invoice.
+        book.overage(
+            session,
+            contract_id=contract.id,
+            period_start=period.start,
+            minutes=entry.billable_minutes,
+            rate="late",
+            work_entry_id=entry.id,
+            reason="late",
+        )
+    else:
+        consume(session, contract=contract, plan=plan, entry=entry)
+    return entry
+
+
+def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -> list[WorkEntry]:
+    """All or nothing: the caller's transaction rolls back every entry if one is refused.
+
+    Contracts are locked in id order so two batches can never deadlock each other."""
+    contracts: dict[int, tuple[Contract, Plan]] = {}
+    for contract_id in sorted({cid for cid, _ in items}):
+        contract = lock_contract(session, contract_id)
+        contracts[contract_id] = (contract, plan_of(session, contract))
+    posted = []
+    for index, (contract_id, data) in enumerate(items):
+        contract, plan = contracts[contract_id]
+        try:
+            posted.append(_post_locked(session, contract, plan, data))
+        except InvalidInput as exc:
+            field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
+            raise type(exc)(exc.detail, field=field) from exc
+    return posted
+
+
+def reverse_work(session: Session, work_entry_id: int, *, now: datetime | None = None) -> WorkEntry:
+    """Append a reversal: overage of the work's period goes first, then the minutes go back to
+    the allotments they came from (recorded as expired at once where those have expired)."""
+    original = session.get(WorkEntry, work_entry_id)
+    if original is None:
+        raise NotFound(f"no work entry {work_entry_id}")
+    contract = lock_contract(session, original.contract_id)
+    session.refresh(original)
+    assert contract.id is not None and original.id is not None
+    if original.kind != "work":
+        raise InvalidInput("a reversal cannot itself be reversed", field="id")
+    if reversal_of(session, original.id) is not None:
+        raise AlreadyReversed(f"work entry {original.id} is already reversed")
+    if original.late:
+        if original.invoice_id is not None:
+            raise PeriodClosed(
+                f"late work entry {original.id} is already invoiced; correct it with a credit note"
+            )
+    elif is_closed(session, contract.id, original.period_start):
+        raise PeriodClosed(
+            f"work entry {original.id} belongs to an invoiced period; correct it with a credit note"
+        )
+    reversal = WorkEntry(
+        contract_id=contract.id,
+        kind="reversal",
+        worked_on=original.worked_on,
+        period_start=original.period_start,
+        started_at=original.started_at,
+        minutes=-original.minutes,
+        level=original.level,
+        ticket_ref=original.ticket_ref,
+        description=f"reversal of work entry {original.id}",
+        multiplier=original.multiplier,
+        billable_minutes=-original.billable_minutes,
+        late=original.late,
+        reverses_id=original.id,
+    )
+    session.add(reversal)
+    session.flush()
+    left = original.billable_minutes
+    if original.late:
+        book.overage(
+            session,
+            contract_id=contract.id,
+            period_start=original.period_start,
+            minutes=-left,
+            rate="late",
+            work_entry_id=reversal.id,
+            reason="reversal",
+        )
+        return reversal
+    totals = book.period_overage(session, contract.id, original.period_start)
+    for rate in ("on_demand", "overage"):
+        take = min(left, getattr(totals, f"{rate}_minutes"))
+        book.overage(
+            session,
+            contract_id=contract.id,
+            period_start=original.period_start,
+            minutes=-take,
+            rate=rate,
+            work_entry_id=reversal.id,
+            reason="reversal",
+        )
+        left -= take
+    if left:
+        _return_to_allotments(session, original, reversal, left, now=now or utcnow())
+    return reversal
+
+
+def _return_to_allotments(
+    session: Session, original: WorkEntry, reversal: WorkEntry, minutes: int, *, now: datetime
+) -> None:
+    used_by_original = dict(
+        session.execute(
+            select(col(LedgerEntry.allotment_id), func.sum(LedgerEntry.minutes))
+            .where(
+                col(LedgerEntry.work_entry_id) == original.id,
+                col(LedgerEntry.kind) == "use",
+            )
+            .group_by(col(LedgerEntry.allotment_id))
+        ).all()
+    )
+    candidates = session.scalars(
+        select(Allotment)
+        .where(
+            col(Allotment.contract_id) == original.contract_id,
+            col(Allotment.valid_from) <= original.worked_on,
+            col(Allotment.valid_until) > original.worked_on,
+            col(Allotment.used_minutes) > 0,
+        )
+        .order_by(col(Allotment.expires_at), col(Allotment.id))
+    ).all()
+    # The allotments that paid for the original first; then (when other reversals already took
+    # overage that was this work's) whatever the same work date drew on.
+    ordered = sorted(candidates, key=lambda a: (used_by_original.get(a.id, 0) <= 0,))
+    for allotment in ordered:
+        if minutes == 0:
+            break
+        back = min(minutes, allotment.used_minutes)
+        book.use(session, allotment, -back, work_entry_id=reversal.id, reason="reversal")
+        if allotment.closed or allotment.expires_at <= now:
+            book.expire(
+                session, allotment, back, work_entry_id=reversal.id, reason="returned_expired"
+            )
+        minutes -= back
+    if minutes:
+        raise AssertionError("reversal could not place all its minutes")  # pragma: no cover
+
+
+def reversal_of(session: Session, work_entry_id: int) -> WorkEntry | None:
+    return session.scalar(select(WorkEntry).where(col(WorkEntry.reverses_id) == work_entry_id))
+
+
+def get_work_entry(
+    session: Session, work_entry_id: int, *, visible_to: int | None = None
+) -> WorkEntry:
+    entry = session.get(WorkEntry, work_entry_id)
+    if entry is None:
+        raise NotFound(f"no work entry {work_entry_id}")
+    get_contract(session, entry.contract_id, visible_to=visible_to)
+    return entry
+
+
+def list_work_entries(
+    session: Session,
+    contract_id: int,
+    *,
+    month_start: date | None,
+    month_end: date | None,
+    after_id: int | None,
+    limit: int,
+) -> Sequence[WorkEntry]:
+    query = select(WorkEntry).where(col(WorkEntry.contract_id) == contract_id)
+    if month_start is not None and month_end is not None:
+        query = query.where(
+            col(WorkEntry.worked_on) >= month_start, col(WorkEntry.worked_on) < month_end
+        )
+    if after_id is not None:
+        query = query.where(col(WorkEntry.id) > after_id)
+    return session.scalars(query.order_by(col(WorkEntry.id)).limit(limit)).all()
+
+
+def to_reads(session: Session, entries: Sequence[WorkEntry]) -> list[WorkEntryRead]:
+    """Entries with their coverage, in two queries whatever the number of entries."""
+    ids = [e.id for e in entries if e.id is not None]
+    if not ids:
+        return []
+    rows = session.execute(
+        sa.select(
+            col(LedgerEntry.work_entry_id),
+            col(LedgerEntry.kind),
+            col(LedgerEntry.rate),
+            col(LedgerEntry.allotment_id),
+            func.sum(LedgerEntry.minutes),
+        )
+        .where(
+            col(LedgerEntry.work_entry_id).in_(ids), col(LedgerEntry.kind).in_(["use", "overage"])
+        )
+        .group_by(
+            col(LedgerEntry.work_entry_id),
+            col(LedgerEntry.kind),
+            col(LedgerEntry.rate),
+            col(LedgerEntry.allotment_id),
+        )
+    ).all()
+    allotment_ids = {row[3] for row in rows if row[3] is not None}
+    months = _allotment_months(session, allotment_ids)
+    coverage: dict[int | None, list[Coverage]] = defaultdict(list)
+    for work_entry_id, kind, rate, allotment_id, minutes in rows:
+        if not minutes:
+            continue
+        if kind == "use":
+            coverage[work_entry_id].append(
+                Coverage(
+                    source="allotment",
+                    minutes=int(minutes),
+                    allotment_id=allotment_id,
+                    months=months.get(allotment_id) if allotment_id is not None else None,
+                )
+            )
+        else:
+            coverage[work_entry_id].append(Coverage(source=str(rate), minutes=int(minutes)))
+    reversed_by = dict(
+        session.execute(
+            select(col(WorkEntry.reverses_id), col(WorkEntry.id)).where(
+                col(WorkEntry.reverses_id).in_(ids)
+            )
+        ).all()
+    )
+    return [
+        WorkEntryRead(
+            id=e.id or 0,
+            contract_id=e.contract_id,
+            kind=e.kind,
+            worked_on=e.worked_on,
+            started_at=e.started_at,
+            minutes=e.minutes,
+            level=e.level,
+            ticket_ref=e.ticket_ref,
+            description=e.description,
+            multiplier=str(e.multiplier),
+            billable_minutes=e.billable_minutes,
+            late=e.late,
+            approved_overage=e.approved_overage,
+            reverses_id=e.reverses_id,
+            reversed_by_id=reversed_by.get(e.id),
+            coverage=sorted(coverage[e.id or 0], key=lambda c: (c.source, c.allotment_id or 0)),
+            created_at=e.created_at,
+        )
+        for e in entries
+    ]
+
+
+def _allotment_months(session: Session, allotment_ids: set[int]) -> dict[int, list[str]]:
+    if not allotment_ids:
+        return {}
+    result = {}
+    for allotment in session.scalars(select(Allotment).where(col(Allotment.id).in_(allotment_ids))):
+        assert allotment.id is not None
+        result[allotment.id] = allotment_months(allotment)
+    return result
+
+
+def allotment_months(allotment: Allotment) -> list[str]:
+    """The months an allotment covers: one, three for a quarter; its own period, not its pool."""
+    labels = []
+    day = allotment.period_start
+    while day < allotment.period_end:
+        labels.append(month_label(day))
+        day = date(day.year + (day.month // 12), day.month % 12 + 1, 1)
+    return labels
