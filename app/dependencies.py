@@ -31,14 +31,21 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+def get_principal(request: Request) -> Principal:
+    """Checked in a short session of its own, so the request's unit of work (and, on SQLite,
+    its write lock) only begins when the route does."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = authenticate(session, token.strip())
+    session: Session = request.app.state.session_factory()
+    try:
+        principal = authenticate(session, token.strip())
+        session.rollback()
+    finally:
+        session.close()
     if principal is None:
         raise HTTPException(
             401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"}

@@ -7,7 +7,8 @@ from sqlalchemy.engine import Engine
 
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
-from app.routes import contracts, customers, plans
+from app.idempotency.claims import IdempotentReplay, replay_response
+from app.routes import contracts, customers, hours, plans, work_entries
 from app.settings import Settings, load_settings
 
 API_DESCRIPTION = """Hourglass tracks support-package contracts — hours that expire, pooling,
@@ -28,6 +29,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (plans, customers, contracts):
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(_request: object, exc: IdempotentReplay) -> object:
+        return replay_response(exc)
+
+    for module in (plans, customers, contracts, work_entries, hours):
         app.include_router(module.router)
     return app

@@ -1,6 +1,7 @@
 """Imports every table model so `metadata` is complete (Alembic, tests, the app)."""
 
 from app.auth.models import ApiToken
+from app.idempotency.models import IdempotencyKey
 from ledger.base import metadata
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
@@ -13,6 +14,7 @@ __all__ = [
     "ClosedPeriod",
     "Contract",
     "Customer",
+    "IdempotencyKey",
     "LedgerEntry",
     "PeriodOverage",
     "Plan",

@@ -22,6 +22,7 @@ from ledger.hours.allotments import ensure_allotments
 from ledger.hours.consumption import consume
 from ledger.hours.errors import PoolingRefused
 from ledger.hours.models import Allotment, Pool, WorkEntry
+from ledger.hours.schemas import PoolRead
 from ledger.hours.work import is_closed
 from ledger.periods import add_months, local_midnight, month_label, month_period, overlap_days
 
@@ -146,3 +147,18 @@ def _reconsume(session: Session, contract: Contract, plan: Plan, first_month: da
         consume(
             session, contract=contract, plan=plan, entry=entry, enforce_cap=False, reason=REASON
         )
+
+
+def pool_summary(session: Session, contract_id: int, first_month: date) -> PoolRead:
+    pool = active_pool(session, contract_id, first_month)
+    if pool is None:
+        raise NotFound(f"contract {contract_id} has no pool starting {month_label(first_month)}")
+    allotments = _allotments(session, contract_id, first_month)
+    return PoolRead(
+        contract_id=contract_id,
+        first_month=month_label(first_month),
+        months=[month_label(first_month), month_label(add_months(first_month, 1))],
+        granted_minutes=sum(a.granted_minutes for a in allotments),
+        expires_at=max(a.expires_at for a in allotments),
+        created_at=pool.created_at,
+    )

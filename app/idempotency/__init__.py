@@ -1,0 +1,1 @@
+"""`Idempotency-Key` for writes that create money or hours (SPEC "Hours" rule 8)."""
