@@ -66,7 +66,7 @@ def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) 
         )
         .order_by(col(Allotment.expires_at), col(Allotment.id))
     ).all()
-    lines = [_summarise(group, now=max(now, at)) for group in _group_pools(valid)]
+    lines = [_summarise(group, now=at) for group in _group_pools(valid)]
     totals = book.period_overage(session, contract.id, period.start)
     return BalanceRead(
         contract_id=contract.id,
