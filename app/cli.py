@@ -15,8 +15,10 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
+billing_cli = typer.Typer(help="The month-end billing job.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(token_cli, name="token")
+cli.add_typer(billing_cli, name="billing")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -79,6 +81,29 @@ def demo() -> None:
         summary = load_demo(session)
     engine.dispose()
     typer.echo(summary)
+
+
+@billing_cli.command("run")
+def billing_run(
+    period: str = typer.Option(..., help="the month to close, YYYY-MM"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the invoices, write nothing"),
+) -> None:
+    """Close a period for every active contract and issue its invoices (resumable)."""
+    from app.billing_cli import run_billing
+
+    raise typer.Exit(code=run_billing(period, dry_run=dry_run))
+
+
+@billing_cli.command("worker")
+def billing_worker(
+    exit_when_idle: bool = typer.Option(
+        False, "--exit-when-idle", help="stop when no run has work left (default: keep polling)"
+    ),
+) -> None:
+    """Work on billing runs started anywhere (PostgreSQL: any number of workers)."""
+    from app.billing_cli import run_worker
+
+    run_worker(exit_when_idle=exit_when_idle)
 
 
 def main() -> None:

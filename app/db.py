@@ -7,14 +7,16 @@ PostgreSQL serialises per contract with row locks taken by the services.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.base import unit_of_work
+
+__all__ = ["make_engine", "normalise_url", "session_factory", "unit_of_work"]
 
 
 def normalise_url(url: str) -> str:
@@ -56,17 +58,3 @@ def _sqlite_one_writer(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Commit on success, roll back on any error: services only flush."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

@@ -1,0 +1,24 @@
+"""Wiring between the app's settings and the billing domain."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.settings import Settings
+from invoices.issuing import IssuerDetails
+from invoices.runs.flows import Biller
+
+
+def issuer_details(settings: Settings) -> IssuerDetails:
+    issuer = settings.issuer
+    return IssuerDetails(
+        name=issuer.name,
+        address_lines=issuer.address,
+        tax_id=issuer.tax_id,
+        email=issuer.email,
+        payment_instructions=issuer.payment_instructions,
+    )
+
+
+def make_biller(settings: Settings, factory: sessionmaker[Session]) -> Biller:
+    return Biller(factory=factory, issuer=issuer_details(settings))

@@ -1,0 +1,459 @@
+"""Billing one contract period into an issued invoice, and voiding an invoice.
+
+The caller holds the contract lock and owns the transaction: closing the period, numbering the
+invoice, rendering its PDF and queueing its payment all commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from invoices import lines as invoice_lines
+from invoices import pdf
+from invoices.models import (
+    Adjustment,
+    CreditCarryover,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+)
+from invoices.numbering import next_number
+from invoices.payments.models import PaymentOutbox
+from invoices.sla_credits import SlaForPeriod, sla_for_period
+from invoices.statement_data import hours_summary, pending_late_minutes, statement_entries
+from ledger.base import utcnow
+from ledger.catalog.models import Plan
+from ledger.contracts.models import Contract
+from ledger.customers.models import Customer
+from ledger.errors import Conflict, NotFound
+from ledger.hours import book
+from ledger.hours.closing import close_period, period_has_ended
+from ledger.hours.models import WorkEntry
+from ledger.periods import Period
+
+
+class InvoiceImmutable(Conflict):
+    title = "Invoice is immutable"
+
+
+@dataclass(frozen=True)
+class IssuerDetails:
+    """Who issues invoices: printed on every PDF, and the scope of the number sequences."""
+
+    name: str
+    address_lines: tuple[str, ...] = ()
+    tax_id: str | None = None
+    email: str | None = None
+    payment_instructions: tuple[str, ...] = ()
+
+    def for_pdf(self) -> pdf.Issuer:
+        return pdf.Issuer(
+            name=self.name,
+            address_lines=self.address_lines,
+            tax_id=self.tax_id,
+            email=self.email,
+        )
+
+
+@dataclass
+class Preview:
+    """What a dry run would issue for one contract period."""
+
+    contract_id: int
+    customer_id: int
+    period: str
+    currency: str
+    lines: tuple[invoice_lines.Line, ...]
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    notes: list[str] = field(default_factory=list)
+
+
+def invoice_label(period: Period) -> str:
+    """Invoices are named by the month whose run issues them (a quarter by its last month)."""
+    return period.last_month
+
+
+def existing_invoice(session: Session, contract_id: int, period: Period) -> Invoice | None:
+    return session.scalar(
+        select(Invoice).where(
+            col(Invoice.contract_id) == contract_id, col(Invoice.period_start) == period.start
+        )
+    )
+
+
+def _compute(
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period,
+    now: datetime,
+) -> tuple[
+    invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
+]:
+    assert contract.id is not None
+    overage = book.period_overage(session, contract.id, period.start)
+    late = pending_late_minutes(session, contract.id)
+    adjustments = list(
+        session.scalars(
+            select(Adjustment)
+            .where(col(Adjustment.contract_id) == contract.id, col(Adjustment.invoice_id).is_(None))
+            .order_by(col(Adjustment.id))
+        )
+    )
+    carried = list(
+        session.scalars(
+            select(CreditCarryover)
+            .where(
+                col(CreditCarryover.contract_id) == contract.id,
+                col(CreditCarryover.applied_invoice_id).is_(None),
+            )
+            .order_by(col(CreditCarryover.id))
+        )
+    )
+    sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=now)
+    lines = [
+        *invoice_lines.fee_lines(contract, plan, period),
+        *invoice_lines.usage_lines(
+            plan,
+            period,
+            overage_minutes=overage.overage_minutes,
+            on_demand_minutes=overage.on_demand_minutes,
+        ),
+        *invoice_lines.late_work_lines(plan, late),
+        *sla.credit_lines,
+        *invoice_lines.adjustment_lines([(a.description, a.amount_minor) for a in adjustments]),
+    ]
+    totals = invoice_lines.finish(
+        lines,
+        currency=contract.currency,
+        carried_credit_minor=sum(c.amount_minor for c in carried),
+        tax_rate_percent=customer.tax_rate_percent,
+        reverse_charge=customer.reverse_charge,
+    )
+    return totals, late, adjustments, carried, sla
+
+
+def preview_period(
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period,
+    now: datetime,
+) -> Preview:
+    """The invoice a run would issue now. Writes happen only inside the caller's transaction,
+    which a dry run rolls back."""
+    assert contract.id is not None
+    if period_has_ended(contract, period, now):
+        close_period(session, contract, plan, period, now=now)
+    totals, *_ = _compute(
+        session, contract=contract, plan=plan, customer=customer, period=period, now=now
+    )
+    return Preview(
+        contract_id=contract.id,
+        customer_id=contract.customer_id,
+        period=invoice_label(period),
+        currency=contract.currency,
+        lines=totals.lines,
+        subtotal_minor=totals.subtotal_minor,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
+        notes=[] if period_has_ended(contract, period, now) else ["period not ended: preview only"],
+    )
+
+
+def bill_period(
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period,
+    issuer: IssuerDetails,
+    now: datetime,
+    billing_run_id: int | None = None,
+) -> Invoice:
+    """Close the period and issue its invoice; a second call returns the same invoice."""
+    assert contract.id is not None
+    found = existing_invoice(session, contract.id, period)
+    if found is not None:
+        return found
+    close_period(session, contract, plan, period, now=now)
+    totals, late, adjustments, carried, sla = _compute(
+        session, contract=contract, plan=plan, customer=customer, period=period, now=now
+    )
+    invoice = Invoice(
+        customer_id=contract.customer_id,
+        contract_id=contract.id,
+        period_start=period.start,
+        period_end=period.end,
+        period_label=invoice_label(period),
+        currency=contract.currency,
+        subtotal_minor=totals.subtotal_minor,
+        tax_rate_percent=customer.tax_rate_percent,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
+        reverse_charge=customer.reverse_charge,
+        note=REVERSE_CHARGE_NOTE if customer.reverse_charge else "",
+        billing_run_id=billing_run_id,
+    )
+    session.add(invoice)
+    session.flush()
+    assert invoice.id is not None
+    for position, line in enumerate(totals.lines, start=1):
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                position=position,
+                kind=line.kind,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                amount_minor=line.amount_minor,
+            )
+        )
+    _settle_pending(
+        session,
+        contract,
+        invoice,
+        late=late,
+        adjustments=adjustments,
+        carried=carried,
+        carry_forward=totals.carry_forward_minor,
+    )
+    _issue(
+        session,
+        invoice,
+        customer=customer,
+        issuer=issuer,
+        now=now,
+        contract=contract,
+        period=period,
+        sla=sla,
+    )
+    return invoice
+
+
+REVERSE_CHARGE_NOTE = (
+    "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Directive 2006/112/EC)."
+)
+
+
+def _settle_pending(
+    session: Session,
+    contract: Contract,
+    invoice: Invoice,
+    *,
+    late: dict[str, int],
+    adjustments: list[Adjustment],
+    carried: list[CreditCarryover],
+    carry_forward: int,
+) -> None:
+    """Mark what this invoice billed, so the next invoice never bills it again."""
+    if late:
+        session.execute(
+            sa.update(WorkEntry)
+            .where(
+                col(WorkEntry.contract_id) == contract.id,
+                col(WorkEntry.late).is_(True),
+                col(WorkEntry.invoice_id).is_(None),
+            )
+            .values(invoice_id=invoice.id)
+        )
+    for adjustment in adjustments:
+        adjustment.invoice_id = invoice.id
+    for carryover in carried:
+        carryover.applied_invoice_id = invoice.id
+    if carry_forward:
+        assert contract.id is not None and invoice.id is not None
+        session.add(
+            CreditCarryover(
+                contract_id=contract.id, amount_minor=carry_forward, source_invoice_id=invoice.id
+            )
+        )
+    session.flush()
+
+
+def _issue(
+    session: Session,
+    invoice: Invoice,
+    *,
+    customer: Customer,
+    issuer: IssuerDetails,
+    now: datetime,
+    contract: Contract,
+    period: Period,
+    sla: SlaForPeriod,
+) -> None:
+    assert invoice.id is not None and contract.id is not None
+    issue_date = now.date()
+    invoice.number = next_number(session, issuer=issuer.name, kind="invoice", year=issue_date.year)
+    invoice.issue_date = issue_date
+    invoice.due_date = issue_date + timedelta(days=customer.payment_terms_days)
+    overage = book.period_overage(session, contract.id, period.start)
+    document = pdf.PdfDocument(
+        kind="invoice",
+        number=invoice.number,
+        issue_date=issue_date,
+        due_date=invoice.due_date,
+        period=invoice.period_label,
+        currency=invoice.currency,
+        issuer=issuer.for_pdf(),
+        customer=_pdf_customer(customer),
+        lines=tuple(_pdf_line(line) for line in invoice_lines_of(session, invoice.id)),
+        subtotal_minor=invoice.subtotal_minor,
+        tax_rate_percent=invoice.tax_rate_percent,
+        tax_minor=invoice.tax_minor,
+        total_minor=invoice.total_minor,
+        template_version=pdf.TEMPLATE_VERSION,
+        reverse_charge=invoice.reverse_charge,
+        hours=hours_summary(
+            session,
+            contract.id,
+            period,
+            overage_minutes=overage.overage_minutes + overage.on_demand_minutes,
+            now=now,
+        ),
+        sla=sla.summary,
+        payment_instructions=issuer.payment_instructions,
+        statement=tuple(statement_entries(session, contract.id, period)),
+    )
+    invoice.pdf = pdf.render_pdf(document)
+    invoice.pdf_sha256 = hashlib.sha256(invoice.pdf).hexdigest()
+    invoice.template_version = pdf.TEMPLATE_VERSION
+    invoice.status = "issued"
+    invoice.issued_at = now
+    if invoice.total_minor > 0:
+        session.add(
+            PaymentOutbox(invoice_id=invoice.id, idempotency_key=f"hourglass-invoice-{invoice.id}")
+        )
+    session.flush()
+
+
+def invoice_lines_of(session: Session, invoice_id: int) -> list[InvoiceLine]:
+    return list(
+        session.scalars(
+            select(InvoiceLine)
+            .where(col(InvoiceLine.invoice_id) == invoice_id)
+            .order_by(col(InvoiceLine.position))
+        )
+    )
+
+
+def _pdf_line(line: InvoiceLine | CreditNoteLine) -> pdf.InvoiceLine:
+    return pdf.InvoiceLine(
+        kind=line.kind,
+        description=line.description,
+        quantity=line.quantity,
+        unit_price_minor=line.unit_price_minor,
+        amount_minor=line.amount_minor,
+    )
+
+
+def _pdf_customer(customer: Customer) -> pdf.Customer:
+    return pdf.Customer(
+        name=customer.name,
+        address_lines=tuple(customer.address),
+        country=customer.country,
+        tax_id=customer.tax_id,
+        email=customer.email,
+    )
+
+
+def void_invoice(
+    session: Session,
+    invoice_id: int,
+    *,
+    issuer: IssuerDetails,
+    reason: str,
+    now: datetime | None = None,
+) -> CreditNote:
+    """Cancel an issued invoice with a credit note for its full amount."""
+    now = now or utcnow()
+    invoice = session.scalar(select(Invoice).where(col(Invoice.id) == invoice_id).with_for_update())
+    if invoice is None:
+        raise NotFound(f"no invoice {invoice_id}")
+    session.refresh(invoice)
+    if invoice.status != "issued":
+        raise InvoiceImmutable(
+            f"invoice {invoice.number or invoice.id} is {invoice.status}: only an issued, unpaid "
+            "invoice can be voided"
+        )
+    customer = session.get(Customer, invoice.customer_id)
+    assert customer is not None and invoice.number is not None
+    issue_date = now.date()
+    number = next_number(session, issuer=issuer.name, kind="credit_note", year=issue_date.year)
+    originals = invoice_lines_of(session, invoice_id)
+    credit_lines = [
+        CreditNoteLine(
+            credit_note_id=0,
+            position=line.position,
+            kind=line.kind,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            amount_minor=-line.amount_minor,
+        )
+        for line in originals
+    ]
+    document = pdf.PdfDocument(
+        kind="credit_note",
+        number=number,
+        issue_date=issue_date,
+        due_date=None,
+        period=invoice.period_label,
+        currency=invoice.currency,
+        issuer=issuer.for_pdf(),
+        customer=_pdf_customer(customer),
+        lines=tuple(_pdf_line(line) for line in credit_lines),
+        subtotal_minor=-invoice.subtotal_minor,
+        tax_rate_percent=invoice.tax_rate_percent,
+        tax_minor=-invoice.tax_minor,
+        total_minor=-invoice.total_minor,
+        template_version=pdf.TEMPLATE_VERSION,
+        reverse_charge=invoice.reverse_charge,
+        credited_invoice_number=invoice.number,
+    )
+    rendered = pdf.render_pdf(document)
+    assert invoice.id is not None
+    note = CreditNote(
+        number=number,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        issue_date=issue_date,
+        reason=reason,
+        subtotal_minor=-invoice.subtotal_minor,
+        tax_minor=-invoice.tax_minor,
+        total_minor=-invoice.total_minor,
+        pdf=rendered,
+        pdf_sha256=hashlib.sha256(rendered).hexdigest(),
+        template_version=pdf.TEMPLATE_VERSION,
+    )
+    session.add(note)
+    session.flush()
+    assert note.id is not None
+    for line in credit_lines:
+        line.credit_note_id = note.id
+        session.add(line)
+    invoice.status = "void"
+    invoice.voided_at = now
+    session.execute(
+        sa.update(PaymentOutbox)
+        .where(col(PaymentOutbox.invoice_id) == invoice.id, col(PaymentOutbox.state) == "pending")
+        .values(state="cancelled", updated_at=now)
+    )
+    session.flush()
+    return note

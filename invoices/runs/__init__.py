@@ -1,0 +1,1 @@
+"""The month-end billing run: a queue of per-contract jobs that any number of workers share."""

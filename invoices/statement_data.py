@@ -1,0 +1,105 @@
+"""Hours figures of a period for the invoice: what the PDF's summary and statement show.
+
+Read in a fixed number of queries per period, whatever the number of work entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from invoices.pdf import HoursSummary, StatementEntry
+from ledger.hours.models import Allotment, WorkEntry
+from ledger.hours.work import to_reads
+from ledger.periods import Period, month_label
+
+
+def hours_summary(
+    session: Session, contract_id: int, period: Period, *, overage_minutes: int, now: datetime
+) -> HoursSummary:
+    allotments = session.scalars(
+        select(Allotment).where(
+            col(Allotment.contract_id) == contract_id,
+            col(Allotment.period_start) == period.start,
+        )
+    ).all()
+    pool = None
+    shown = list(allotments)
+    if shown and shown[0].pool_first_month is not None:
+        first = shown[0].pool_first_month
+        shown = list(
+            session.scalars(
+                select(Allotment).where(
+                    col(Allotment.contract_id) == contract_id,
+                    col(Allotment.pool_first_month) == first,
+                )
+            )
+        )
+        pool = "pooled " + "/".join(sorted(month_label(a.period_start) for a in shown))
+    granted = sum(a.granted_minutes for a in shown)
+    used = sum(a.used_minutes for a in shown)
+    expired = sum(a.expired_minutes for a in shown)
+    remaining = sum(a.remaining_minutes for a in shown)
+    if shown and now >= max(a.expires_at for a in shown):
+        expired, remaining = expired + remaining, 0
+    return HoursSummary(
+        granted_minutes=granted,
+        used_minutes=used,
+        expired_minutes=expired,
+        overage_minutes=overage_minutes,
+        remaining_minutes=remaining,
+        pool=pool,
+    )
+
+
+def statement_entries(session: Session, contract_id: int, period: Period) -> list[StatementEntry]:
+    entries = session.scalars(
+        select(WorkEntry)
+        .where(
+            col(WorkEntry.contract_id) == contract_id,
+            col(WorkEntry.worked_on) >= period.start,
+            col(WorkEntry.worked_on) < period.end,
+        )
+        .order_by(col(WorkEntry.worked_on), col(WorkEntry.id))
+    ).all()
+    result = []
+    for read in to_reads(session, entries):
+        parts = []
+        for cover in read.coverage:
+            if cover.source == "allotment":
+                parts.append(f"allotment {'/'.join(cover.months or [])} {cover.minutes} min")
+            else:
+                parts.append(f"{cover.source.replace('_', '-')} {cover.minutes} min")
+        result.append(
+            StatementEntry(
+                worked_on=read.worked_on,
+                ticket_ref=read.ticket_ref,
+                level=read.level,
+                minutes=read.billable_minutes,
+                description=read.description or ("reversal" if read.kind == "reversal" else ""),
+                covered_by=", ".join(parts) or "-",
+                multiplier=None if read.multiplier in ("1", "1.0") else f"×{read.multiplier}",
+            )
+        )
+    return result
+
+
+def pending_late_minutes(session: Session, contract_id: int) -> dict[str, int]:
+    """Late work (net of its reversals) not yet on an invoice, by the period it belongs to."""
+    rows = session.execute(
+        select(col(WorkEntry.period_start), func.sum(WorkEntry.billable_minutes))
+        .where(
+            col(WorkEntry.contract_id) == contract_id,
+            col(WorkEntry.late).is_(True),
+            col(WorkEntry.invoice_id).is_(None),
+        )
+        .group_by(col(WorkEntry.period_start))
+    ).all()
+    totals: dict[str, int] = defaultdict(int)
+    for period_start, minutes in rows:
+        totals[month_label(period_start)] += int(minutes or 0)
+    return dict(totals)
