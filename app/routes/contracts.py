@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.dependencies import AnyRole, Finance, SessionDep
 from app.pagination import Page, PageParams, make_page
-from ledger.contracts import service
+from ledger.contracts import cancellation, service
 from ledger.contracts.schemas import ContractCancel, ContractCreate, ContractRead
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
@@ -44,5 +44,5 @@ def get_contract(contract_id: int, session: SessionDep, who: AnyRole) -> Contrac
 def cancel_contract(
     contract_id: int, body: ContractCancel, session: SessionDep, _: Finance
 ) -> ContractRead:
-    contract = service.lock_contract(session, contract_id)
-    return service.to_read(session, service.cancel_contract(session, contract, body.end_date))
+    """Ends the contract on `end_date` (inclusive); hours granted beyond it are taken back."""
+    return service.to_read(session, cancellation.cancel(session, contract_id, body.end_date))
