@@ -8,7 +8,17 @@ from sqlalchemy.engine import Engine
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.idempotency.claims import IdempotentReplay, replay_response
-from app.routes import contracts, customers, hours, plans, work_entries
+from app.routes import (
+    billing_runs,
+    contracts,
+    customers,
+    hours,
+    invoices,
+    plans,
+    portal,
+    sla,
+    work_entries,
+)
 from app.settings import Settings, load_settings
 
 API_DESCRIPTION = """Hourglass tracks support-package contracts — hours that expire, pooling,
@@ -33,6 +43,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def _replay(_request: object, exc: IdempotentReplay) -> object:
         return replay_response(exc)
 
-    for module in (plans, customers, contracts, work_entries, hours):
+    for module in (
+        plans,
+        customers,
+        contracts,
+        work_entries,
+        hours,
+        sla,
+        invoices,
+        billing_runs,
+        portal,
+    ):
         app.include_router(module.router)
     return app
