@@ -18,6 +18,9 @@ from ledger.contracts.schemas import ContractCreate
 from ledger.contracts.service import create_contract
 from ledger.customers.schemas import CustomerCreate
 from ledger.customers.service import create_customer
+from ledger.hours.schemas import WorkEntryCreate
+from ledger.hours.work import post_work
+from ledger.periods import add_months, month_label
 
 DEMO_PLANS = [
     # Seed 004: an agency's monthly support package; unused hours expire, two months may pool,
@@ -111,18 +114,35 @@ DEMO_CUSTOMERS = [
 ]
 
 
+DEMO_WORK = [
+    # (day of month, minutes, level, ticket, description)
+    (2, 95, 3, "SUP-1001", "Checkout shows the wrong shipping rate for Austria"),
+    (3, 240, 2, "SUP-1002", "Catalog import drops variants with umlauts"),
+    (7, 45, 4, "SUP-1003", "Add a banner to the landing page"),
+    (9, 480, 1, "SUP-1004", "Payment provider outage: failover and reconciliation"),
+    (14, 130, 3, "SUP-1005", "Search returns no results for SKUs with dashes"),
+    (16, 60, 4, "SUP-1006", "Extension update and smoke test"),
+    (21, 300, 2, "SUP-1007", "Transactional e-mails not sent after deploy"),
+    (23, 75, 4, "SUP-1008", "Online training for two new editors"),
+    (28, 510, 3, "SUP-1009", "Performance review of the product listing pages"),
+]
+
+
 def load_demo(session: Session, *, today: date | None = None) -> str:
+    """Contracts start on the first day of last month, with a month of work in it, so a
+    billing run for last month can be tried at once."""
     if session.scalar(select(Plan.id).where(Plan.code == "agency-20").limit(1)) is not None:
         return "demo data already loaded"
     today = today or date.today()
-    start = date(today.year, today.month, 1)
+    start = add_months(date(today.year, today.month, 1), -1)
     for plan in DEMO_PLANS:
         create_plan(session, PlanCreate.model_validate(plan))
     customers = [create_customer(session, CustomerCreate.model_validate(c)) for c in DEMO_CUSTOMERS]
     plan_codes = ["agency-20", "vtex-corporate", "premium-quarterly"]
+    entries = 0
     for customer, code in zip(customers, plan_codes, strict=True):
         assert customer.id is not None
-        create_contract(
+        contract = create_contract(
             session,
             ContractCreate(
                 customer_id=customer.id,
@@ -132,4 +152,22 @@ def load_demo(session: Session, *, today: date | None = None) -> str:
                 overage_cap_hours=Decimal("40"),
             ),
         )
-    return f"loaded {len(DEMO_PLANS)} plans, {len(customers)} customers and their contracts"
+        assert contract.id is not None
+        for day, minutes, level, ticket, description in DEMO_WORK:
+            post_work(
+                session,
+                contract.id,
+                WorkEntryCreate(
+                    worked_on=start.replace(day=day),
+                    minutes=minutes,
+                    level=level,
+                    ticket_ref=ticket,
+                    description=description,
+                ),
+            )
+            entries += 1
+    return (
+        f"loaded {len(DEMO_PLANS)} plans, {len(customers)} customers, their contracts from "
+        f"{start.isoformat()} and {entries} work entries; try: hourglass billing run "
+        f"--period {month_label(start)}"
+    )
