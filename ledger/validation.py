@@ -6,10 +6,10 @@ from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import holidays
 import pycountry
 
 from ledger import money
+from ledger.sla.calendar import parse_holiday_region
 
 
 def check_currency(code: str) -> str:
@@ -33,20 +33,10 @@ def _timezones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def parse_holiday_region(code: str) -> tuple[str, str | None]:
-    """ "DE-BE" -> ("DE", "BE"); "DE" -> ("DE", None). Raises ValueError if `holidays` lacks it."""
-    country, _, subdivision = code.partition("-")
-    supported = holidays.list_supported_countries()
-    if country not in supported:
-        raise ValueError(f"{code!r}: the holidays package has no country {country!r}")
-    if subdivision and subdivision not in supported[country]:
-        raise ValueError(f"{code!r}: {country} has no holiday subdivision {subdivision!r}")
-    return country, subdivision or None
-
-
 def check_holiday_region(code: str) -> str:
-    parse_holiday_region(code)
-    return code
+    """A region the `holidays` package knows, in its canonical spelling ("de-be" -> "DE-BE")."""
+    country, subdivision = parse_holiday_region(code)
+    return f"{country}-{subdivision}" if subdivision else country
 
 
 def check_country(code: str) -> str:

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
-from functools import cache
-from zoneinfo import ZoneInfo
-
-import holidays
 
 from ledger.catalog.models import Plan
-from ledger.validation import parse_holiday_region
-
-
-@cache
-def _holiday_calendar(region: str) -> holidays.HolidayBase:
-    country, subdivision = parse_holiday_region(region)
-    return holidays.country_holidays(country, subdiv=subdivision)
+from ledger.sla.calendar import BusinessCalendar
+from ledger.sla.terms import business_hours
 
 
 def is_after_hours(started_at: datetime, *, plan: Plan, timezone: str, holiday_region: str) -> bool:
-    local = started_at.astimezone(ZoneInfo(timezone))
-    hours = plan.business_hours
-    start = time.fromisoformat(hours["start"])
-    end = time.fromisoformat(hours["end"])
-    if local.isoweekday() not in hours["weekdays"]:
-        return True
-    if local.date() in _holiday_calendar(holiday_region):
-        return True
-    return not (start <= local.time() < end)
+    """Outside the plan's business hours in the contract's zone, or on a public holiday: the
+    same calendar the response-time targets run on."""
+    calendar = BusinessCalendar(timezone, holiday_region, business_hours(plan))
+    return not calendar.is_business_time(started_at)
 
 
 def multiplier_for(

@@ -15,7 +15,7 @@ from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, lock_contract, plan_of
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.hours import book
 from ledger.hours.after_hours import billable_minutes, multiplier_for
 from ledger.hours.consumption import consume
@@ -128,9 +128,9 @@ def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -
         contract, plan = contracts[contract_id]
         try:
             posted.append(_post_locked(session, contract, plan, data))
-        except InvalidInput as exc:
+        except DomainError as exc:
             field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
-            raise type(exc)(exc.detail, field=field) from exc
+            raise type(exc)(f"entry {index}: {exc.detail}", field=field) from exc
     return posted
 
 
