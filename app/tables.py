@@ -7,6 +7,7 @@ from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, PeriodOverage, Pool, WorkEntry
+from ledger.sla import models as sla_models  # noqa: F401  (incidents, tickets, contacts)
 
 __all__ = [
     "Allotment",

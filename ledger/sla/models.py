@@ -89,7 +89,7 @@ class AuthorizedContact(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("contract_id", "email"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    contract_id: int = Field(foreign_key="contracts.id", index=True)
+    contract_id: int = Field(foreign_key="contracts.id")
     name: str = Field(max_length=200)
     email: str = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=50)
