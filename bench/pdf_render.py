@@ -21,6 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pdfplumber
+import reportlab
+from reportlab.lib import rl_accel
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
@@ -193,6 +195,12 @@ def main() -> None:
     print(
         f"typical invoice: {len(document.lines)} lines, {len(document.statement)} statement "
         f"entries, {len(pages)} pages, {len(pdf)} bytes; {args.iterations} iterations, one core"
+    )
+    # Without the optional C accelerator (PyPI `rl-accel`) ReportLab formats every number in
+    # Python: 1.3-1.5x slower here, with byte-identical output.
+    accelerated = rl_accel.fp_str.__module__ == "_rl_accel"
+    print(
+        f"reportlab {reportlab.Version}, C accelerator (rl-accel): {'yes' if accelerated else 'no'}"
     )
     measure("render_pdf (full template)", lambda: render_pdf(document), args.iterations)
     measure("bare canvas.drawString, same text", lambda: bare_pages(pages), args.iterations)

@@ -47,7 +47,7 @@ from invoices.pdf.chart import format_hours, hours_chart
 from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
 from ledger.money import format_amount
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 """Bump on any change to the rendered bytes; a stored PDF records the version that made it."""
 
 FONT = "HourglassSans"
@@ -548,7 +548,8 @@ def _statement(doc: PdfDocument) -> list[Flowable]:
     rows.append(["Total", "", "", str(total_minutes), "", ""])
     summary = (
         f"{_markup(doc.customer.name)} · {_title(doc)} {_markup(doc.number)} · "
-        f"{len(doc.statement)} work entries, {total_minutes} minutes "
+        f"{len(doc.statement)} work {'entry' if len(doc.statement) == 1 else 'entries'}, "
+        f"{total_minutes} minutes "
         f"({format_hours(total_minutes)} h)"
     )
     table = _table(
