@@ -10,6 +10,7 @@ from rich.table import Table
 
 from app.billing import make_biller
 from app.db import make_engine, session_factory
+from app.payments import collect_after_run, gateway_from_settings, print_collection
 from app.settings import load_settings
 from invoices.queries import preview_to_read
 from invoices.runs import flows
@@ -61,6 +62,9 @@ def run_billing(period: str, *, dry_run: bool) -> int:
 
             result = flows.work_run(biller, run_id, on_progress=on_progress)
         _print_summary(result)
+        collected = collect_after_run(gateway_from_settings(settings), factory)
+        if collected is not None:
+            print_collection(console, collected)
         return 0
     finally:
         engine.dispose()

@@ -16,9 +16,11 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
 billing_cli = typer.Typer(help="The month-end billing job.", no_args_is_help=True)
+payments_cli = typer.Typer(help="Collecting invoices through Stripe.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(billing_cli, name="billing")
+cli.add_typer(payments_cli, name="payments")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -104,6 +106,22 @@ def billing_worker(
     from app.billing_cli import run_worker
 
     run_worker(exit_when_idle=exit_when_idle)
+
+
+@payments_cli.command("collect")
+def payments_collect(
+    limit: int = typer.Option(1000, min=1, help="at most this many invoices in one go"),
+) -> None:
+    """Charge every issued invoice the payment outbox holds due, and print what happened."""
+    from app.payments import run_collection
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        code = run_collection(settings, session_factory(engine), limit=limit)
+    finally:
+        engine.dispose()
+    raise typer.Exit(code=code)
 
 
 def main() -> None:

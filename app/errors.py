@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import Conflict, DomainError, InvalidInput, LimitExceeded, NotFound
@@ -61,9 +62,14 @@ def install_error_handlers(app: FastAPI) -> None:
         for error_class, status, slug in STATUS_BY_ERROR:
             if isinstance(exc, error_class):
                 extra: dict[str, Any] = {}
-                if exc.field:
+                listed = exc.errors if isinstance(exc, InvalidInput) else []
+                if listed:
+                    extra["errors"] = [{"field": f, "message": m} for f, m in listed]
+                elif exc.field:
                     extra["errors"] = [{"field": exc.field, "message": exc.detail}]
-                detail = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+                detail = exc.detail
+                if exc.field and not detail.startswith(exc.field):
+                    detail = f"{exc.field}: {exc.detail}"
                 return problem(
                     status,
                     detail,
@@ -99,8 +105,27 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(sa_exc.DataError)
+    async def _out_of_range(request: Request, exc: sa_exc.DataError) -> JSONResponse:
+        # The request was rolled back: a number beyond a column's range, for instance.
+        return problem(
+            422,
+            "a value is outside the range this field can hold",
+            title="Invalid input",
+            slug="invalid-input",
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return await _out_of_range(request, sa_exc.DataError(None, None, exc))
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(getattr(exc, "orig", None), OverflowError) or isinstance(
+            exc.__cause__, OverflowError
+        ):
+            return await _out_of_range(request, sa_exc.DataError(None, None, exc))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "an unexpected error occurred; nothing was changed")
 

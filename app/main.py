@@ -14,6 +14,7 @@ from app.routes import (
     customers,
     hours,
     invoices,
+    payments,
     plans,
     portal,
     sla,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         sla,
         invoices,
         billing_runs,
+        payments,
         portal,
     ):
         app.include_router(module.router)

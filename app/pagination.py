@@ -41,9 +41,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.urlsafe_b64decode(padded.encode()).decode()
         kind, _, value = text.partition(":")
-        if kind != "id":
+        last_id = int(value)
+        if kind != "id" or not 0 <= last_id < 2**63:
             raise ValueError
-        return int(value)
+        return last_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("not a cursor returned by this API", field="cursor") from exc
 

@@ -26,6 +26,26 @@ class InvalidInput(DomainError):
 
     title = "Invalid input"
 
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        errors: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(detail, field=field)
+        self.errors = errors or ([(field, detail)] if field else [])
+
+    @classmethod
+    def from_validation(cls, exc: Exception) -> InvalidInput:
+        """Every error of a pydantic ValidationError, each naming its field."""
+        errors = []
+        for error in exc.errors():  # type: ignore[attr-defined]
+            field = ".".join(str(part) for part in error["loc"]) or "body"
+            errors.append((field, str(error["msg"]).removeprefix("Value error, ")))
+        detail = "; ".join(f"{field}: {message}" for field, message in errors)
+        return cls(detail, field=errors[0][0] if errors else None, errors=errors)
+
 
 class Conflict(DomainError):
     """The request collides with the current state (duplicate code, closed period …)."""

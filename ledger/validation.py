@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import pycountry
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from ledger import money
 from ledger.sla.calendar import parse_holiday_region
@@ -40,12 +42,27 @@ def check_holiday_region(code: str) -> str:
 
 
 def check_country(code: str) -> str:
+    """An ISO 3166 alpha-2 code, stored upper-case ("de" -> "DE")."""
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
         raise ValueError(f"{code!r} is not an ISO 3166 alpha-2 country code (e.g. DE)")
-    return code
+    return code.upper()
 
 
-def check_percent(value: Decimal, *, allow_zero: bool = True) -> Decimal:
-    if value < 0 or value > 100 or (not allow_zero and value == 0):
-        raise ValueError("must be a percentage between 0 and 100")
-    return value
+def plain_decimal(value: Decimal) -> Decimal:
+    """ "1E+1" -> 10: decimals are stored and shown in plain notation."""
+    return Decimal(format(value, "f"))
+
+
+class Input(BaseModel):
+    """Base of every request body: unknown fields are refused, and so is U+0000 in any text
+    (PostgreSQL cannot store it; no real name or description contains it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return value

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from app.billing import make_biller
 from app.dependencies import Finance, SessionDep
+from app.payments import app_gateway, collect_after_run
 from invoices.queries import preview_to_read
 from invoices.runs import flows
 from invoices.runs.models import BillingRun
@@ -62,6 +63,7 @@ def create_billing_run(body: BillingRunCreate, request: Request, _: Finance) -> 
     run_id = flows.start_run(factory, month, now=now)
     biller = make_biller(request.app.state.settings, factory)
     flows.work_run(biller, run_id)
+    collect_after_run(app_gateway(request), factory)
     session = factory()
     try:
         run = session.get(BillingRun, run_id)

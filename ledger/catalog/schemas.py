@@ -7,39 +7,47 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ledger import money
 from ledger.catalog import defaults
 from ledger.units import hours_to_minutes
-from ledger.validation import check_currency, check_percent
+from ledger.validation import Input, check_currency, plain_decimal
 
 Severity = Literal["S1", "S2", "S3", "S4"]
 CalendarKind = Literal["24x7", "business"]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+# Bounds keep every amount inside its 64-bit column whatever the currency's exponent.
+MAX_AMOUNT = Decimal("1000000000000")
+MAX_HOURS = Decimal("1000000")
+Plain = AfterValidator(plain_decimal)
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), Plain]
+Hours = Annotated[Decimal, Field(ge=0, le=MAX_HOURS, allow_inf_nan=False), Plain]
+Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False), Plain]
 
 
-class Component(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Component(Input):
     name: str = Field(min_length=1, max_length=100)
     share_percent: Percent
 
 
-class CreditTier(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    below_percent: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+class CreditTier(Input):
+    below_percent: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False), Plain]
     credit_percent: Percent
 
 
-class ResponseTarget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResponseTarget(Input):
     minutes: int = Field(gt=0, le=60 * 24 * 90)
     calendar: CalendarKind
 
 
-class BusinessHours(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BusinessHours(Input):
     start: time = time(9, 0)
     end: time = time(18, 0)
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
@@ -50,6 +58,13 @@ class BusinessHours(BaseModel):
         if any(day < 1 or day > 7 for day in value) or len(set(value)) != len(value):
             raise ValueError("weekdays are distinct ISO day numbers, 1 = Monday … 7 = Sunday")
         return sorted(value)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("business hours are local wall-clock times, without an offset")
+        return value
 
     @model_validator(mode="after")
     def _end_after_start(self) -> BusinessHours:
@@ -78,16 +93,14 @@ def _default_targets() -> dict[Severity, ResponseTarget]:
     }
 
 
-class PlanTerms(BaseModel):
+class PlanTerms(Input):
     """Everything a plan version fixes. Shared by create (all required parts) and revise."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     currency: str
     fee: NonNegativeDecimal
     period: Literal["month", "quarter"] = "month"
-    included_hours: NonNegativeDecimal
+    included_hours: Hours
     overage_rate: NonNegativeDecimal
     on_demand_rate: NonNegativeDecimal | None = None
     billing_increment_minutes: int = Field(
@@ -96,15 +109,15 @@ class PlanTerms(BaseModel):
     pooling_allowed: bool = False
     annual_discount_percent: Percent = defaults.DEFAULT_ANNUAL_DISCOUNT_PERCENT
     components: list[Component] = Field(default_factory=_default_components, min_length=1)
-    availability_target_percent: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)] = (
-        defaults.DEFAULT_AVAILABILITY_TARGET_PERCENT
-    )
+    availability_target_percent: Annotated[
+        Decimal, Field(gt=0, le=100, allow_inf_nan=False), Plain
+    ] = defaults.DEFAULT_AVAILABILITY_TARGET_PERCENT
     credit_tiers: list[CreditTier] = Field(default_factory=_default_tiers)
     response_targets: dict[Severity, ResponseTarget] = Field(default_factory=_default_targets)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     authorized_contacts: int | None = Field(default=None, ge=1, le=1000)
-    after_hours_multiplier: Annotated[Decimal, Field(ge=1, le=10, allow_inf_nan=False)] = Decimal(
-        "1"
+    after_hours_multiplier: Annotated[Decimal, Field(ge=1, le=10, allow_inf_nan=False), Plain] = (
+        Decimal("1")
     )
     after_hours_levels: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
     billing_timing: Literal["arrears", "advance"] = "arrears"
@@ -151,32 +164,36 @@ class PlanTerms(BaseModel):
                 raise ValueError("a worse availability tier cannot earn a smaller credit")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> PlanTerms:
-        for field in ("fee", "overage_rate", "on_demand_rate", "credit_per_breach"):
-            amount = getattr(self, field)
-            if amount is not None:
-                try:
-                    money.to_minor(amount, self.currency)
-                except money.TooManyDecimals as exc:
-                    raise ValueError(f"{field}: {exc}") from exc
-        if self.pooling_allowed and self.period != "month":
-            raise ValueError("pooling_allowed: only monthly plans can pool two months")
-        for tier in self.credit_tiers:
-            if tier.below_percent > self.availability_target_percent:
-                raise ValueError("credit_tiers: a tier cannot start above the availability target")
-        check_percent(self.annual_discount_percent)
-        return self
+    @field_validator("fee", "overage_rate", "on_demand_rate", "credit_per_breach")
+    @classmethod
+    def _minor_units(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        currency = info.data.get("currency")
+        if value is not None and currency is not None:
+            money.to_minor(value, currency)  # TooManyDecimals is a ValueError
+        return value
+
+    @field_validator("pooling_allowed")
+    @classmethod
+    def _pooling_monthly(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("period", "month") != "month":
+            raise ValueError("only monthly plans can pool two months")
+        return value
+
+    @field_validator("credit_tiers")
+    @classmethod
+    def _tiers_below_target(cls, value: list[CreditTier], info: ValidationInfo) -> list[CreditTier]:
+        target = info.data.get("availability_target_percent")
+        if target is not None and any(tier.below_percent > target for tier in value):
+            raise ValueError("a tier cannot start above the availability target")
+        return value
 
 
 class PlanCreate(PlanTerms):
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class PlanRevision(BaseModel):
+class PlanRevision(Input):
     """A partial change; the service merges it onto the latest version and validates the whole."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
     fee: Decimal | None = None

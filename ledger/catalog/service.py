@@ -109,9 +109,7 @@ def revise_plan(session: Session, code: str, change: PlanRevision) -> Plan:
     try:
         terms = PlanTerms.model_validate(merged)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or None
-        raise InvalidInput(error["msg"], field=field) from exc
+        raise InvalidInput.from_validation(exc) from exc
     plan = Plan(code=code, version=current.version + 1, **_terms_to_columns(terms))
     session.add(plan)
     session.flush()

@@ -6,21 +6,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from ledger.units import hours_to_minutes
-from ledger.validation import check_holiday_region, check_timezone
+from ledger.validation import Input, check_holiday_region, check_timezone
 
 
-class ContractCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ContractCreate(Input):
     customer_id: int
     plan_code: str = Field(min_length=1, max_length=64)
     start_date: date
     end_date: date | None = None
     committed_months: int = Field(default=0, ge=0, le=120)
-    overage_cap_hours: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    overage_cap_hours: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = (
+        None
+    )
     timezone: str | None = None
     holiday_region: str | None = None
 
@@ -41,15 +41,16 @@ class ContractCreate(BaseModel):
             hours_to_minutes(value)
         return value
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> ContractCreate:
-        if self.end_date is not None and self.end_date <= self.start_date:
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if value is not None and start is not None and value <= start:
             raise ValueError("end_date must be after start_date")
-        return self
+        return value
 
 
-class ContractCancel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ContractCancel(Input):
     end_date: date
 
 

@@ -6,11 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
-from ledger.validation import check_country, check_holiday_region, check_timezone
+from ledger.validation import (
+    Input,
+    check_country,
+    check_holiday_region,
+    check_timezone,
+    plain_decimal,
+)
 
-Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+Percent = Annotated[
+    Decimal, Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(plain_decimal)
+]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 AddressLines = list[Annotated[str, Field(max_length=200)]]
 
@@ -26,9 +34,7 @@ def _address_lines(value: object) -> object:
     return value
 
 
-class CustomerFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CustomerFields(Input):
     @field_validator("address", mode="before", check_fields=False)
     @classmethod
     def _address(cls, value: object) -> object:

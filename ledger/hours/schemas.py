@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from ledger.periods import parse_month
+from ledger.validation import Input
 
 # A sanity bound, not a business rule: SPEC posts "February 30 h" as one piece of work.
 MAX_MINUTES_PER_ENTRY = 1_000_000
 
 
-class WorkEntryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WorkEntryCreate(Input):
     worked_on: date
     minutes: int = Field(gt=0, le=MAX_MINUTES_PER_ENTRY)
     level: int = Field(ge=1, le=4)
@@ -30,8 +29,7 @@ class BatchWorkEntry(WorkEntryCreate):
     contract_id: int
 
 
-class WorkEntryBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WorkEntryBatch(Input):
     entries: list[BatchWorkEntry] = Field(min_length=1, max_length=1000)
 
 
@@ -64,8 +62,7 @@ class WorkEntryRead(BaseModel):
     created_at: datetime
 
 
-class PoolCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PoolCreate(Input):
     first_month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
 
     @field_validator("first_month")

@@ -226,20 +226,28 @@ def _return_to_allotments(
         )
         .order_by(col(Allotment.expires_at), col(Allotment.id))
     ).all()
-    # The allotments that paid for the original first; then (when other reversals already took
-    # overage that was this work's) whatever the same work date drew on.
-    ordered = sorted(candidates, key=lambda a: (used_by_original.get(a.id, 0) <= 0,))
-    for allotment in ordered:
-        if minutes == 0:
-            break
-        back = min(minutes, allotment.used_minutes)
+    left = minutes
+
+    def give_back(allotment: Allotment, limit: int) -> None:
+        nonlocal left
+        back = min(left, limit)
+        if back <= 0:
+            return
         book.use(session, allotment, -back, work_entry_id=reversal.id, reason="reversal")
         if allotment.closed or allotment.expires_at <= now:
             book.expire(
                 session, allotment, back, work_entry_id=reversal.id, reason="returned_expired"
             )
-        minutes -= back
-    if minutes:
+        left -= back
+
+    # Each allotment that paid for the original gets back at most what it gave; what is left
+    # (when another reversal already took overage that was this work's) goes back to whatever
+    # the same work date drew on.
+    for allotment in candidates:
+        give_back(allotment, min(used_by_original.get(allotment.id, 0), allotment.used_minutes))
+    for allotment in candidates:
+        give_back(allotment, allotment.used_minutes)
+    if left:
         raise AssertionError("reversal could not place all its minutes")  # pragma: no cover
 
 

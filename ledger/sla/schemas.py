@@ -13,7 +13,6 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -23,6 +22,7 @@ from ledger.errors import InvalidInput
 from ledger.periods import parse_month
 from ledger.sla.calendar import CalendarKind
 from ledger.sla.response import Severity, TicketStatus
+from ledger.validation import Input
 
 # Stored and shown in UTC whatever offset the caller used.
 Instant = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
@@ -39,9 +39,7 @@ def _after(value: datetime | None, info: ValidationInfo, earlier: str) -> dateti
     return value
 
 
-class IncidentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IncidentCreate(Input):
     components: list[ComponentName] = Field(min_length=1, max_length=50)
     started_at: Instant
     ended_at: Instant | None = None
@@ -61,8 +59,7 @@ class IncidentCreate(BaseModel):
         return _after(value, info, "started_at")
 
 
-class IncidentClose(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IncidentClose(Input):
     ended_at: Instant
 
 
@@ -94,23 +91,18 @@ class AvailabilityRead(BaseModel):
     total_credit_amount: str
 
 
-class TicketCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TicketCreate(Input):
     contract_id: int
     severity: Severity
     opened_at: Instant
     reference: str = Field(min_length=1, max_length=100)
 
 
-class TicketRespond(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TicketRespond(Input):
     responded_at: Instant
 
 
-class PauseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PauseCreate(Input):
     started_at: Instant
     ended_at: Instant | None = None
 
@@ -120,8 +112,7 @@ class PauseCreate(BaseModel):
         return _after(value, info, "started_at")
 
 
-class PauseClose(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PauseClose(Input):
     ended_at: Instant
 
 
@@ -164,9 +155,7 @@ class SlaReportRead(BaseModel):
     breach_credit_amount: str | None
 
 
-class ContactCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ContactCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     email: Email
     phone: Phone | None = None

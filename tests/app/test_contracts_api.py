@@ -162,11 +162,6 @@ def test_end_date_not_after_start_is_refused_and_writes_nothing(
     assert count_contracts(session) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ContractCreate._end_after_start is a model_validator (ledger/contracts/"
-    "schemas.py), so the problem's errors[].field is 'body', not 'end_date'",
-)
 @pytest.mark.parametrize("end_date", END_NOT_AFTER_START)
 def test_end_date_not_after_start_names_end_date_in_errors(
     client: TestClient, finance: Headers, signing: dict[str, Any], end_date: str

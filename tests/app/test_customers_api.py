@@ -173,11 +173,6 @@ def test_invalid_customer_is_refused_naming_the_field_and_writes_nothing(
     assert count_customers(session) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ledger/validation.py check_country uses pycountry's case-insensitive lookup and"
-    " returns the input unchanged, so country 'de' is accepted and stored lowercase",
-)
 def test_a_lowercase_country_is_refused_or_normalised(client: TestClient, finance: Headers) -> None:
     response = client.post("/v1/customers", json=customer_payload(country="de"), headers=finance)
     if response.status_code == 201:
@@ -261,14 +256,6 @@ def test_patch_address_as_a_string(client: TestClient, finance: Headers) -> None
 def test_a_nul_character_is_a_422_not_a_500(
     app: Any, finance: Headers, session: Session, db_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    if db_kind == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: text fields accept U+0000 (ledger/customers/schemas.py and the other"
-                " schemas); PostgreSQL refuses NUL in text, so the insert fails with a 500",
-            )
-        )
     client = TestClient(app, raise_server_exceptions=False)
     before = count_customers(session)
     response = client.post("/v1/customers", json=customer_payload(name="A\x00B"), headers=finance)

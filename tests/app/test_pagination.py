@@ -92,11 +92,6 @@ def test_cursor_round_trip_and_opacity() -> None:
     assert error.value.field == "cursor"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: app/pagination.py decode_cursor accepts any integer, and ids beyond 64 bits reach"
-    " the database: OverflowError on SQLite, NumericValueOutOfRange on PostgreSQL: a 500",
-)
 def test_a_cursor_with_an_out_of_range_id_is_422(app: Any, finance: Headers) -> None:
     client = TestClient(app, raise_server_exceptions=False)
     response = client.get(
@@ -105,12 +100,6 @@ def test_a_cursor_with_an_out_of_range_id_is_422(app: Any, finance: Headers) -> 
     assert_invalid(response, "cursor")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: integer path and query parameters (/v1/customers/{id}, /v1/contracts/{id},"
-    " ?customer_id=, ?version=, and customer_id in POST /v1/contracts) have no upper bound;"
-    " a value beyond 64 bits reaches the database and gives a 500 instead of a 404/422",
-)
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "statuses"),
     [

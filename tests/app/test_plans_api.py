@@ -278,12 +278,6 @@ def test_a_revision_may_not_make_a_pooling_plan_quarterly_by_the_back_door(
     assert count_plans(session) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ledger/catalog/service.py revise_plan re-raises only exc.errors()[0] with its raw"
-    " msg: the 'Value error, ' prefix is kept, and errors from model validators (empty loc) lose"
-    " the field, so the problem has no `errors` at all",
-)
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -431,8 +425,8 @@ def test_a_missing_required_field_is_named(client: TestClient, finance: Headers)
     assert_invalid(client.post("/v1/plans", json=payload, headers=finance), "currency")
 
 
-# Rules checked across fields (a model validator): refused, but the problem names the field
-# only in `detail`, not in `errors[].field` (see the xfail below).
+# Rules checked across fields: refused, and the problem names the field
+# in `errors[].field` as well as in `detail`.
 CROSS_FIELD_RULES = [
     pytest.param({"fee": "10.001"}, "fee", id="EUR-fee-three-decimals"),
     pytest.param({"overage_rate": "110.005"}, "overage_rate", id="EUR-overage-three-decimals"),
@@ -463,12 +457,6 @@ def test_cross_field_rules_refuse_and_write_nothing(
     assert count_plans(session) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: errors raised by PlanTerms._consistent (a model_validator, ledger/catalog/"
-    "schemas.py) have an empty loc, so app/errors.py reports errors[].field == 'body' instead"
-    " of the field the message names",
-)
 @pytest.mark.parametrize(("overrides", "field"), CROSS_FIELD_RULES)
 def test_cross_field_rules_name_the_field_in_errors(
     client: TestClient, finance: Headers, overrides: dict[str, Any], field: str
@@ -499,11 +487,6 @@ def test_a_plan_is_usable_the_day_it_is_created(
 # --- out-of-range input must be a 422, not a 500 -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: amounts have no upper bound in PlanTerms (ledger/catalog/schemas.py); a fee"
-    " beyond the BIGINT column makes the insert fail with a 500 on both engines",
-)
 def test_an_absurdly_large_fee_is_422(app: Any, finance: Headers, session: Session) -> None:
     client = TestClient(app, raise_server_exceptions=False)
     before = count_plans(session)
@@ -515,14 +498,6 @@ def test_an_absurdly_large_fee_is_422(app: Any, finance: Headers, session: Sessi
 def test_a_number_of_hours_beyond_the_column_is_never_a_500(
     app: Any, finance: Headers, session: Session, db_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    if db_kind == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: included_hours has no upper bound (ledger/catalog/schemas.py); on"
-                " PostgreSQL included_minutes is an INTEGER and 1e11 h overflows it: 500",
-            )
-        )
     client = TestClient(app, raise_server_exceptions=False)
     before = count_plans(session)
     response = client.post("/v1/plans", json=plan_payload(included_hours="1e11"), headers=finance)
@@ -533,12 +508,6 @@ def test_a_number_of_hours_beyond_the_column_is_never_a_500(
     assert count_plans(session) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: BusinessHours (ledger/catalog/schemas.py) accepts times with a UTC offset:"
-    " mixed with the naive default, `end <= start` raises TypeError (a 500); with both aware,"
-    " the offset is silently dropped by strftime('%H:%M') in ledger/catalog/service.py",
-)
 @pytest.mark.parametrize(
     "business_hours",
     [{"start": "08:00Z"}, {"start": "08:00+02:00", "end": "17:00+02:00"}],
@@ -557,11 +526,6 @@ def test_business_hours_with_a_utc_offset_are_refused(
     assert count_plans(session) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: percentages are echoed with str(Decimal) (ledger/catalog/service.py"
-    " _terms_to_columns and to_read), so '1e1' reads back as '1E+1', not a plain decimal",
-)
 def test_percentages_read_back_as_plain_decimals(client: TestClient, finance: Headers) -> None:
     payload = plan_payload(
         annual_discount_percent="1e1", components=[{"name": "platform", "share_percent": "1e2"}]
