@@ -22,6 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, delete, select
 
+from app.auth.tokens import Principal
+from app.dependencies import get_principal
 from app.idempotency.models import IdempotencyKey
 from ledger.base import utcnow
 from ledger.errors import Conflict
@@ -68,13 +70,15 @@ class Claim:
         return JSONResponse(body, status_code=status)
 
 
-async def _fingerprint(request: Request) -> str:
+async def _fingerprint(request: Request, principal: Principal) -> str:
+    """Method, path, canonical body and the caller's token: another caller reusing a key is a
+    conflict, never a replay of someone else's response."""
     raw = await request.body()
     try:
         canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
     except ValueError:
         canonical = raw.decode("utf-8", "replace")
-    text = f"{request.method} {request.url.path}\n{canonical}"
+    text = f"{principal.token_id} {request.method} {request.url.path}\n{canonical}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -132,8 +136,10 @@ def _release(factory: sessionmaker[Session], claim_id: int) -> None:
         session.close()
 
 
-async def request_fingerprint(request: Request) -> str:
-    return await _fingerprint(request)
+async def request_fingerprint(
+    request: Request, principal: Annotated[Principal, Depends(get_principal)]
+) -> str:
+    return await _fingerprint(request, principal)
 
 
 def idempotency_claim(
@@ -148,8 +154,8 @@ def idempotency_claim(
         ),
     ] = None,
 ) -> Iterator[Claim]:
-    """Declare it BEFORE the session parameter: set up first, torn down last, after the
-    request's transaction has rolled back."""
+    """Declare it after the role check and BEFORE the session parameter: it is set up after
+    authorisation and torn down last, after the request's transaction has rolled back."""
     if idempotency_key is None or not idempotency_key.strip():
         yield Claim(key=None)
         return

@@ -51,7 +51,7 @@ def get_statement(
 
 @router.post("/pools", status_code=201, response_model=PoolRead)
 def create_pool(
-    contract_id: int, body: PoolCreate, claim: IdempotencyDep, session: SessionDep, _: Finance
+    contract_id: int, body: PoolCreate, _: Finance, claim: IdempotencyDep, session: SessionDep
 ) -> object:
     first_month = _month(body.first_month, "first_month")
     pools.create_pool(session, contract_id, first_month)

@@ -94,9 +94,9 @@ def get_invoice_pdf(
 def void(
     invoice_id: int,
     request: Request,
+    _: Finance,
     claim: IdempotencyDep,
     session: SessionDep,
-    _: Finance,
     body: VoidRequest | None = None,
 ) -> object:
     """Voids an issued invoice by issuing a credit note for its full amount."""
@@ -131,9 +131,9 @@ def get_credit_note_pdf(
 def add_adjustment(
     contract_id: int,
     body: AdjustmentCreate,
+    _: Finance,
     claim: IdempotencyDep,
     session: SessionDep,
-    _: Finance,
 ) -> object:
     """A manual amount (either sign) for the contract's next invoice."""
     contract = get_contract(session, contract_id)

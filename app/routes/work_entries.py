@@ -28,9 +28,9 @@ def _may_approve(who: Principal, approved: bool) -> None:
 def post_work_entry(
     contract_id: int,
     body: WorkEntryCreate,
+    who: FinanceOrSupport,
     claim: IdempotencyDep,
     session: SessionDep,
-    who: FinanceOrSupport,
 ) -> object:
     _may_approve(who, body.approved_overage)
     entry = work.post_work(session, contract_id, body)
@@ -40,9 +40,9 @@ def post_work_entry(
 @router.post("/v1/work-entries/batch", status_code=201, response_model=Page[WorkEntryRead])
 def post_work_entries_batch(
     body: WorkEntryBatch,
+    who: FinanceOrSupport,
     claim: IdempotencyDep,
     session: SessionDep,
-    who: FinanceOrSupport,
 ) -> object:
     """All or nothing: one refused entry refuses the whole batch, naming its index."""
     for item in body.entries:
@@ -94,9 +94,9 @@ def get_work_entry(work_entry_id: int, session: SessionDep, who: AnyRole) -> Wor
 )
 def reverse_work_entry(
     work_entry_id: int,
+    _: FinanceOrSupport,
     claim: IdempotencyDep,
     session: SessionDep,
-    _: FinanceOrSupport,
 ) -> object:
     reversal = work.reverse_work(session, work_entry_id)
     return claim.respond(session, work.to_reads(session, [reversal])[0])

@@ -7,7 +7,7 @@ contract.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, func, select
@@ -29,17 +29,19 @@ def cancel(session: Session, contract_id: int, end_date: date) -> Contract:
             col(ClosedPeriod.contract_id) == contract_id
         )
     )
-    if last_closed is not None and end_date < last_closed:
+    # period_end is exclusive; end_date is the contract's last (inclusive) day.
+    if last_closed is not None and end_date < last_closed - timedelta(days=1):
+        last_invoiced_day = last_closed - timedelta(days=1)
         raise Conflict(
-            f"contract {contract_id} is invoiced up to {last_closed.isoformat()}: it cannot end "
-            "before that",
+            f"contract {contract_id} is invoiced up to {last_invoiced_day.isoformat()}: it "
+            "cannot end before that",
             field="end_date",
         )
     later_work = session.scalar(
-        select(func.count())
-        .select_from(WorkEntry)
-        .where(col(WorkEntry.contract_id) == contract_id, col(WorkEntry.worked_on) > end_date)
-    )
+        select(func.coalesce(func.sum(WorkEntry.billable_minutes), 0)).where(
+            col(WorkEntry.contract_id) == contract_id, col(WorkEntry.worked_on) > end_date
+        )
+    )  # reversed work nets to zero with its reversal
     if later_work:
         raise Conflict(
             f"contract {contract_id} has work recorded after {end_date.isoformat()}: reverse it "

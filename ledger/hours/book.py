@@ -156,3 +156,69 @@ def overage(
     )
     setattr(totals, column, getattr(totals, column) + minutes)
     session.flush()
+
+
+def use_many(
+    session: Session, allotment: Allotment, parts: list[tuple[int | None, int]], *, reason: str
+) -> None:
+    """Several entries' use rows at once (a re-consumption giving everything back): one row per
+    entry, the totals moved once by their sum, so no order of the parts can dip below zero."""
+    assert allotment.id is not None
+    total = sum(minutes for _, minutes in parts)
+    if total > allotment.remaining_minutes or -total > allotment.used_minutes:
+        raise ValueError("allotment totals would go negative")
+    last = None
+    for work_entry_id, minutes in parts:
+        if minutes:
+            last = _append(
+                session,
+                LedgerEntry(
+                    contract_id=allotment.contract_id,
+                    kind="use",
+                    minutes=minutes,
+                    period_start=allotment.period_start,
+                    allotment_id=allotment.id,
+                    work_entry_id=work_entry_id,
+                    reason=reason,
+                ),
+            )
+    allotment.used_minutes += total
+    allotment.remaining_minutes -= total
+    if last is not None:
+        allotment.last_entry_id = last.id
+    session.flush()
+
+
+def overage_many(
+    session: Session,
+    *,
+    contract_id: int,
+    period_start: date,
+    rate: str,
+    parts: list[tuple[int | None, int]],
+    reason: str,
+) -> None:
+    """Like `use_many`, for a period's overage at one rate."""
+    if rate not in RATES:
+        raise ValueError(f"unknown rate {rate!r}")
+    totals = period_overage(session, contract_id, period_start)
+    column = f"{rate}_minutes"
+    total = sum(minutes for _, minutes in parts)
+    if getattr(totals, column) + total < 0:
+        raise ValueError("period overage would go negative")
+    for work_entry_id, minutes in parts:
+        if minutes:
+            _append(
+                session,
+                LedgerEntry(
+                    contract_id=contract_id,
+                    kind="overage",
+                    minutes=minutes,
+                    period_start=period_start,
+                    work_entry_id=work_entry_id,
+                    rate=rate,
+                    reason=reason,
+                ),
+            )
+    setattr(totals, column, getattr(totals, column) + total)
+    session.flush()

@@ -74,8 +74,10 @@ def _book_uncovered(
     within = minutes
     if cap is not None:
         totals = book.period_overage(session, contract.id, entry.period_start)
-        within = min(minutes, max(0, cap - totals.overage_minutes))
-        beyond = minutes - within
+        room = max(0, cap - totals.overage_minutes)
+        beyond = max(0, minutes - room)
+        if entry.approved_overage:
+            within = minutes - beyond
         if beyond and enforce_cap and not entry.approved_overage:
             raise OverageCapExceeded(
                 f"this work would bring the overage of the period starting "
@@ -93,7 +95,8 @@ def _book_uncovered(
         work_entry_id=entry.id,
         reason=reason,
     )
-    # Beyond an approved cap, work is billed at the on-demand rate (SPEC glossary).
+    # Beyond an approved cap, work is billed at the on-demand rate (SPEC glossary); work that
+    # only went past the cap through a re-consumption nobody approved stays plain overage.
     book.overage(
         session,
         contract_id=contract.id,

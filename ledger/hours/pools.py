@@ -7,8 +7,11 @@ in date order, as if the pool had always (or never) existed. All in appended row
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
+import sqlalchemy as sa
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -21,7 +24,7 @@ from ledger.hours import book
 from ledger.hours.allotments import ensure_allotments
 from ledger.hours.consumption import consume
 from ledger.hours.errors import PoolingRefused
-from ledger.hours.models import Allotment, Pool, WorkEntry
+from ledger.hours.models import Allotment, LedgerEntry, Pool, WorkEntry
 from ledger.hours.schemas import PoolRead
 from ledger.hours.work import is_closed
 from ledger.periods import add_months, local_midnight, month_label, month_period, overlap_days
@@ -110,22 +113,60 @@ def _allotments(session: Session, contract_id: int, first_month: date) -> list[A
 
 
 def _reconsume(session: Session, contract: Contract, plan: Plan, first_month: date) -> None:
+    """Give back every entry's consumption in the two months, then consume again in date order.
+
+    The give-back rows carry the entry they undo, so each entry's coverage stays exactly what
+    paid for it (SPEC rule 9), and late work, which consumes nothing, is left alone."""
     assert contract.id is not None
     end = add_months(first_month, 2)
-    for allotment in _allotments(session, contract.id, first_month):
-        book.use(session, allotment, -allotment.used_minutes, work_entry_id=None, reason=REASON)
-    for month in (first_month, add_months(first_month, 1)):
-        totals = book.period_overage(session, contract.id, month)
-        for rate in ("overage", "on_demand"):
-            book.overage(
-                session,
-                contract_id=contract.id,
-                period_start=month,
-                minutes=-getattr(totals, f"{rate}_minutes"),
-                rate=rate,
-                work_entry_id=None,
-                reason=REASON,
-            )
+    nets = session.execute(
+        sa.select(
+            col(LedgerEntry.work_entry_id),
+            col(LedgerEntry.kind),
+            col(LedgerEntry.allotment_id),
+            col(LedgerEntry.period_start),
+            col(LedgerEntry.rate),
+            func.sum(LedgerEntry.minutes),
+        )
+        .join(WorkEntry, col(WorkEntry.id) == col(LedgerEntry.work_entry_id))
+        .where(
+            col(LedgerEntry.contract_id) == contract.id,
+            col(WorkEntry.worked_on) >= first_month,
+            col(WorkEntry.worked_on) < end,
+            col(LedgerEntry.kind).in_(["use", "overage"]),
+            sa.or_(col(LedgerEntry.rate).is_(None), col(LedgerEntry.rate) != "late"),
+        )
+        .group_by(
+            col(LedgerEntry.work_entry_id),
+            col(LedgerEntry.kind),
+            col(LedgerEntry.allotment_id),
+            col(LedgerEntry.period_start),
+            col(LedgerEntry.rate),
+        )
+    ).all()
+    uses: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
+    overages: dict[tuple[date, str], list[tuple[int | None, int]]] = defaultdict(list)
+    for work_entry_id, kind, allotment_id, period_start, rate, total in nets:
+        if not total:
+            continue
+        if kind == "use":
+            assert allotment_id is not None
+            uses[allotment_id].append((work_entry_id, -int(total)))
+        else:
+            overages[(period_start, str(rate))].append((work_entry_id, -int(total)))
+    for allotment_id, parts in uses.items():
+        allotment = session.get(Allotment, allotment_id)
+        assert allotment is not None
+        book.use_many(session, allotment, parts, reason=REASON)
+    for (period_start, rate), parts in overages.items():
+        book.overage_many(
+            session,
+            contract_id=contract.id,
+            period_start=period_start,
+            rate=rate,
+            parts=parts,
+            reason=REASON,
+        )
     effective = session.scalars(
         select(WorkEntry)
         .where(
@@ -159,6 +200,12 @@ def pool_summary(session: Session, contract_id: int, first_month: date) -> PoolR
         first_month=month_label(first_month),
         months=[month_label(first_month), month_label(add_months(first_month, 1))],
         granted_minutes=sum(a.granted_minutes for a in allotments),
-        expires_at=max(a.expires_at for a in allotments),
+        expires_at=local_midnight(add_months(first_month, 2), _timezone(session, contract_id)),
         created_at=pool.created_at,
     )
+
+
+def _timezone(session: Session, contract_id: int) -> str:
+    contract = session.get(Contract, contract_id)
+    assert contract is not None
+    return contract.timezone

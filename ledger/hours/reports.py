@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from ledger.contracts.service import lock_contract, plan_of
 from ledger.hours import book
 from ledger.hours.allotments import ensure_allotments
-from ledger.hours.models import Allotment, LedgerEntry, WorkEntry
+from ledger.hours.models import Allotment, WorkEntry
 from ledger.hours.schemas import AllotmentRead, BalanceRead, StatementRead
 from ledger.hours.work import allotment_months, to_reads
 from ledger.periods import add_months, local_date, month_label, period_containing
@@ -131,20 +130,39 @@ def statement(session: Session, contract_id: int, *, month: date, now: datetime)
 def _month_overage(
     session: Session, contract_id: int, *, month: date, month_end: date, whole_period: bool
 ) -> tuple[int, int]:
-    """Overage (any rate but late) and late minutes of work dated in the month."""
+    """Overage (any rate but late) and late minutes of work dated in the month.
+
+    A monthly period's figures are its running totals. A quarter's overage belongs to the
+    quarter as a whole (a reversal takes it back first, whichever month made it), so it is
+    told per month by handing it to the latest months' work first: the months' figures are
+    never negative and add up to the quarter's."""
     if whole_period:
         totals = book.period_overage(session, contract_id, month)
         return totals.overage_minutes + totals.on_demand_minutes, totals.late_minutes
+    quarter = period_containing(month, "quarter")
+    totals = book.period_overage(session, contract_id, quarter.start)
     rows = session.execute(
-        select(col(LedgerEntry.rate), func.sum(LedgerEntry.minutes))
-        .join(WorkEntry, col(WorkEntry.id) == col(LedgerEntry.work_entry_id))
-        .where(
-            col(LedgerEntry.contract_id) == contract_id,
-            col(LedgerEntry.kind) == "overage",
-            col(WorkEntry.worked_on) >= month,
-            col(WorkEntry.worked_on) < month_end,
+        select(
+            col(WorkEntry.worked_on), col(WorkEntry.late), col(WorkEntry.billable_minutes)
+        ).where(
+            col(WorkEntry.contract_id) == contract_id,
+            col(WorkEntry.worked_on) >= quarter.start,
+            col(WorkEntry.worked_on) < quarter.end,
         )
-        .group_by(col(LedgerEntry.rate))
     ).all()
-    by_rate = {rate: int(total or 0) for rate, total in rows}
-    return by_rate.get("overage", 0) + by_rate.get("on_demand", 0), by_rate.get("late", 0)
+    billable: dict[date, int] = {}
+    late = 0
+    for worked_on, is_late, minutes in rows:
+        if is_late:
+            late += minutes if month <= worked_on < month_end else 0
+            continue
+        first = worked_on.replace(day=1)
+        billable[first] = billable.get(first, 0) + minutes
+    left = totals.overage_minutes + totals.on_demand_minutes
+    share = 0
+    for first in sorted(billable, reverse=True):
+        part = min(left, max(billable[first], 0))
+        if first == month:
+            share = part
+        left -= part
+    return share, late

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, lock_contract, plan_of
@@ -134,9 +133,9 @@ def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -
     return posted
 
 
-def reverse_work(session: Session, work_entry_id: int, *, now: datetime | None = None) -> WorkEntry:
+def reverse_work(session: Session, work_entry_id: int) -> WorkEntry:
     """Append a reversal: overage of the work's period goes first, then the minutes go back to
-    the allotments they came from (recorded as expired at once where those have expired)."""
+    the allotments they came from (recorded as expired at once where those were closed)."""
     original = session.get(WorkEntry, work_entry_id)
     if original is None:
         raise NotFound(f"no work entry {work_entry_id}")
@@ -199,12 +198,12 @@ def reverse_work(session: Session, work_entry_id: int, *, now: datetime | None =
         )
         left -= take
     if left:
-        _return_to_allotments(session, original, reversal, left, now=now or utcnow())
+        _return_to_allotments(session, original, reversal, left)
     return reversal
 
 
 def _return_to_allotments(
-    session: Session, original: WorkEntry, reversal: WorkEntry, minutes: int, *, now: datetime
+    session: Session, original: WorkEntry, reversal: WorkEntry, minutes: int
 ) -> None:
     used_by_original = dict(
         session.execute(
@@ -234,7 +233,7 @@ def _return_to_allotments(
         if back <= 0:
             return
         book.use(session, allotment, -back, work_entry_id=reversal.id, reason="reversal")
-        if allotment.closed or allotment.expires_at <= now:
+        if allotment.closed:  # its period was invoiced: these hours are gone
             book.expire(
                 session, allotment, back, work_entry_id=reversal.id, reason="returned_expired"
             )

@@ -76,4 +76,4 @@ def test_cancel_refused_before_work_or_invoiced_periods(
         f"/v1/contracts/{contract}/cancel", json={"end_date": "2026-02-10"}, headers=finance
     )
     assert refused.status_code == 409
-    assert "invoiced up to 2026-03-01" in refused.json()["detail"]
+    assert "invoiced up to 2026-02-28" in refused.json()["detail"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.ledger.hours.helpers import (
@@ -109,13 +108,6 @@ def test_without_a_valid_token_it_is_401(client: TestClient, finance: Headers) -
     assert len(list_entries(client, finance, contract)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: app/idempotency/claims.py idempotency_claim is resolved before the role check "
-    "(app/routes/work_entries.py post_work_entry declares claim before `who`) and replays a "
-    "stored response to anyone: no token, or another customer's token, with a known key and "
-    "body gets 201 and the work entry instead of 401/403",
-)
 def test_a_replay_needs_the_same_rights_as_the_request(
     client: TestClient, finance: Headers, customer_headers: CustomerHeaders
 ) -> None:

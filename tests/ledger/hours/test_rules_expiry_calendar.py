@@ -85,12 +85,6 @@ def test_cancelling_after_the_allotments_were_granted_still_prorates(
     assert statement(client, finance, contract, "2026-08")["granted_minutes"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ledger/contracts/cancellation.py cancel counts every work entry dated after the "
-    "new end date, reversed ones and their reversals included, so work that was reversed as the "
-    "409 asks ('reverse it before cancelling') still blocks the cancellation forever",
-)
 def test_cancelling_after_reversing_the_later_work(client: TestClient, finance: Headers) -> None:
     contract = contract_id(client, finance)
     later = post_work(client, finance, contract, "2026-07-06", 60)

@@ -8,6 +8,7 @@ import json
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.auth.tokens import authenticate
 from app.idempotency.models import IdempotencyKey
 from tests.ledger.hours.helpers import (
     Headers,
@@ -76,8 +77,10 @@ def test_a_key_still_in_flight_is_409(
     contract = contract_id(client, finance)
     body = work_body("2026-01-10", 60)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    principal = authenticate(session, finance["Authorization"].removeprefix("Bearer "))
+    assert principal is not None
     fingerprint = hashlib.sha256(
-        f"POST /v1/contracts/{contract}/work-entries\n{canonical}".encode()
+        f"{principal.token_id} POST /v1/contracts/{contract}/work-entries\n{canonical}".encode()
     ).hexdigest()
     session.add(IdempotencyKey(key="k-flight", fingerprint=fingerprint))
     session.flush()

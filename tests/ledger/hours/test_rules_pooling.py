@@ -140,13 +140,6 @@ def test_pooling_after_work_absorbs_the_overage(
     assert_ledger_balances(session, contract)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ledger/hours/pools.py _reconsume gives the old consumption back in rows with "
-    "work_entry_id=None but links the new consumption to the entry, so to_reads sums both: "
-    "a 30 h February entry pooled with March shows allotment Feb 2400 + Mar 600 + overage 600 "
-    "(3600 min for 1800 billable) instead of Feb 1200 + Mar 600",
-)
 def test_an_entrys_coverage_follows_its_reconsumption(client: TestClient, finance: Headers) -> None:
     contract = contract_id(client, finance)
     entry = post_work(client, finance, contract, "2026-02-10", 30 * 60)
@@ -267,12 +260,6 @@ def test_undo_of_a_pool_that_does_not_exist_is_404(client: TestClient, finance: 
     assert_problem(undo_pool(client, finance, contract, "2026-02"), 404)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ledger/hours/pools.py pool_summary calls max() over the pool's allotments, "
-    "and a plan with included_hours 0 (pooling allowed) grants none: POST .../pools answers "
-    "500 'max() arg is an empty sequence' instead of a 201 with 0 minutes or a clear 409",
-)
 def test_pooling_a_plan_without_hours_is_not_a_server_error(
     app: Any, finance: Headers, client: TestClient
 ) -> None:

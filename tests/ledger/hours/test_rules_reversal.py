@@ -6,7 +6,6 @@ has not expired at the service's "now"); months of 2026 where it has."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -113,13 +112,6 @@ def test_a_reversal_in_an_open_month_makes_the_hours_spendable_again(
     assert_ledger_balances(session, contract)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ledger/hours/work.py reverse_work/_return_to_allotments records the minutes "
-    "given back to a month that has ended but is not closed (not invoiced) as expired at once, "
-    "while consume still lets work dated in that month draw on it: reversing a wrong 20 h entry "
-    "of January 2026 and posting the right 2 h bills 2 h overage instead of 2 h from January",
-)
 def test_correcting_an_entry_before_the_billing_run_keeps_the_hours(
     client: TestClient, finance: Headers
 ) -> None:
