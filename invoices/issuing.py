@@ -391,6 +391,11 @@ def void_invoice(
             f"invoice {invoice.number or invoice.id} is {invoice.status}: only an issued, unpaid "
             "invoice can be voided"
         )
+    if invoice.payment_status == "pending":
+        raise Conflict(
+            f"a payment of invoice {invoice.number} is being collected: void it once the "
+            "collection has finished"
+        )
     customer = session.get(Customer, invoice.customer_id)
     assert customer is not None and invoice.number is not None
     issue_date = now.date()
