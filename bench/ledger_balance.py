@@ -1,0 +1,380 @@
+"""How fast `GET /v1/contracts/{id}/balance` answers when a contract's ledger is large.
+
+The balance reads the running totals on `allotments` and `period_overages` (STYLE: a cached
+balance, like Polar's customer meters), never the ledger rows, so its latency should not grow
+with the ledger. This measures it for contracts of 10,000 and 1,000,000 ledger entries.
+
+Filling: one contract of the SPEC `business` plan (20 h/month, 15-minute increment) spread
+over 120 monthly periods ending with the current month. Each month gets its grant, work
+entries of 15 min … 2 h drawing on the allotment and then overage (an entry straddling the
+end of the allotment is two rows), and, for months already over, the expiry of what was left
+and the closed period. Rows are written in bulk with SQLAlchemy core (explicit ids, consistent
+running totals), then the whole ledger is audited with `tests/ledger/hours/invariants.py`.
+
+Measuring: the real app (`create_app`) in-process through FastAPI's TestClient with a finance
+token, `--requests` balance reads after a warm-up; p50/p99 in ms. For scale, one SQL
+`SUM` over the contract's ledger is timed too: what the balance would cost without totals.
+
+    /work/venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
+    /work/venv/bin/python bench/ledger_balance.py --postgres         # throwaway PostgreSQL
+    /work/venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.auth.tokens import Role, create_token
+from app.db import make_engine, session_factory, unit_of_work
+from app.main import create_app
+from app.migrations import upgrade
+from app.settings import Settings
+from ledger.hours.models import (
+    Allotment,
+    ClosedPeriod,
+    LedgerEntry,
+    PeriodOverage,
+    WorkEntry,
+)
+from ledger.periods import add_months
+from tests.factories import create_contract, create_customer, create_plan
+from tests.ledger.hours.invariants import assert_ledger_consistent
+
+ZONE = "Europe/Berlin"
+INCLUDED = 20 * 60
+ENTRY_MINUTES = (15, 30, 45, 60, 90, 120)
+CHUNK = 20_000
+
+allotments_table = Allotment.__table__  # type: ignore[attr-defined]
+work_table = WorkEntry.__table__  # type: ignore[attr-defined]
+ledger_table = LedgerEntry.__table__  # type: ignore[attr-defined]
+overages_table = PeriodOverage.__table__  # type: ignore[attr-defined]
+closed_table = ClosedPeriod.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Filled:
+    contract_id: int
+    ledger_entries: int
+    work_entries: int
+    seconds: float
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, clock_time(0), tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
+
+
+def next_id(connection: sa.Connection, table: sa.Table) -> int:
+    return int(connection.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) or 0) + 1
+
+
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """executemany on SQLite; COPY on PostgreSQL (several times faster than batched INSERTs),
+    on the same connection and in the same transaction."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def fill(engine: Engine, *, ledger_entries: int, months: int) -> Filled:
+    """One contract whose ledger holds `ledger_entries` rows over `months` periods."""
+    started = time.perf_counter()
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    last_month = today.replace(day=1)
+    first_month = add_months(last_month, -(months - 1))
+    with unit_of_work(session_factory(engine)) as session:
+        plan = create_plan(session, included_hours="20", billing_increment_minutes=15)
+        customer = create_customer(session, timezone=ZONE)
+        contract = create_contract(
+            session, plan=plan, customer=customer, start_date=first_month, committed_months=12
+        )
+        assert contract.id is not None
+        contract_id = contract.id
+
+    now = datetime.now(UTC)
+    written_ledger = written_work = 0
+    work_buffer: list[dict[str, Any]] = []
+    ledger_buffer: list[dict[str, Any]] = []
+
+    def flush(connection: sa.Connection) -> None:
+        # Work first: ledger rows point at their work entries.
+        for table, buffer in ((work_table, work_buffer), (ledger_table, ledger_buffer)):
+            if buffer:
+                insert_rows(connection, table, buffer)
+                buffer.clear()
+
+    with engine.begin() as connection:
+        work_id = next_id(connection, work_table)
+        ledger_id = next_id(connection, ledger_table)
+        for index in range(months):
+            month = add_months(first_month, index)
+            month_end = add_months(month, 1)
+            is_over = index < months - 1
+            # What is left, shared by the months left (a month with no expiry row leaves one).
+            budget = max(3, (ledger_entries - written_ledger) // (months - index))
+            rows_for_month: list[dict[str, Any]] = []
+            work_rows: list[dict[str, Any]] = []
+            remaining, overage = INCLUDED, 0
+            rows_for_month.append(
+                {"id": ledger_id, "kind": "grant", "minutes": INCLUDED, "reason": "period_start"}
+            )
+            ledger_id += 1
+            days = (month_end - month).days
+            last_day = days if is_over else max(1, min(days, today.day))
+            reserve = 1 if is_over else 0  # the expiry row
+            n = 0
+            while len(rows_for_month) + reserve < budget:
+                minutes = ENTRY_MINUTES[(index * 7 + n) % len(ENTRY_MINUTES)]
+                worked_on = month + timedelta(days=n % last_day)
+                n += 1
+                work_rows.append(
+                    {
+                        "id": work_id,
+                        "contract_id": contract_id,
+                        "kind": "work",
+                        "worked_on": worked_on,
+                        "period_start": month,
+                        "started_at": None,
+                        "minutes": minutes,
+                        "level": 1 + n % 4,
+                        "ticket_ref": f"BENCH-{index}-{n}",
+                        "description": "",
+                        "multiplier": "1",
+                        "billable_minutes": minutes,
+                        "late": False,
+                        "approved_overage": False,
+                        "reverses_id": None,
+                        "invoice_id": None,
+                        "created_at": now,
+                    }
+                )
+                take = min(minutes, remaining)
+                if take:
+                    rows_for_month.append(
+                        {"id": ledger_id, "kind": "use", "minutes": take, "work_entry_id": work_id}
+                    )
+                    ledger_id += 1
+                    remaining -= take
+                if minutes - take:
+                    rows_for_month.append(
+                        {
+                            "id": ledger_id,
+                            "kind": "overage",
+                            "minutes": minutes - take,
+                            "work_entry_id": work_id,
+                        }
+                    )
+                    ledger_id += 1
+                    overage += minutes - take
+                work_id += 1
+            expired = remaining if is_over else 0
+            if expired:
+                rows_for_month.append(
+                    {"id": ledger_id, "kind": "expire", "minutes": expired, "reason": "period_end"}
+                )
+                ledger_id += 1
+            touching = [r["id"] for r in rows_for_month if r["kind"] != "overage"]
+            allotment_id = connection.execute(
+                allotments_table.insert().returning(allotments_table.c.id),
+                {
+                    "contract_id": contract_id,
+                    "period_start": month,
+                    "period_end": month_end,
+                    "valid_from": month,
+                    "valid_until": month_end,
+                    "expires_at": local_midnight(month_end),
+                    "pool_first_month": None,
+                    "granted_minutes": INCLUDED,
+                    "used_minutes": INCLUDED - remaining,
+                    "expired_minutes": expired,
+                    "remaining_minutes": remaining - expired,
+                    "closed": is_over,
+                    "last_entry_id": touching[-1],
+                    "created_at": now,
+                },
+            ).scalar_one()
+            connection.execute(
+                overages_table.insert(),
+                {
+                    "contract_id": contract_id,
+                    "period_start": month,
+                    "overage_minutes": overage,
+                    "on_demand_minutes": 0,
+                    "late_minutes": 0,
+                },
+            )
+            if is_over:
+                connection.execute(
+                    closed_table.insert(),
+                    {
+                        "contract_id": contract_id,
+                        "period_start": month,
+                        "period_end": month_end,
+                        "closed_at": local_midnight(month_end),
+                    },
+                )
+            for row in rows_for_month:
+                is_overage = row["kind"] == "overage"
+                ledger_buffer.append(
+                    {
+                        "contract_id": contract_id,
+                        "period_start": month,
+                        "allotment_id": None if is_overage else allotment_id,
+                        "work_entry_id": None,
+                        "rate": "overage" if is_overage else None,
+                        "reason": "work",
+                        "created_at": now,
+                        **row,
+                    }
+                )
+            work_buffer.extend(work_rows)
+            written_ledger += len(rows_for_month)
+            written_work += len(work_rows)
+            if len(ledger_buffer) >= CHUNK:
+                flush(connection)
+        flush(connection)
+        if engine.dialect.name == "postgresql":
+            for table in ("work_entries", "ledger_entries"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE")
+    return Filled(contract_id, written_ledger, written_work, time.perf_counter() - started)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def measure_balance(
+    engine: Engine, url: str, contract_id: int, *, requests: int
+) -> tuple[float, float, float]:
+    with unit_of_work(session_factory(engine)) as session:
+        _, token = create_token(session, role=Role.FINANCE, name="bench")
+    app = create_app(Settings(database_url=url), engine=engine)
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/v1/contracts/{contract_id}/balance"
+    samples = []
+    with TestClient(app) as client:
+        for _ in range(max(10, requests // 10)):  # warm-up: plans, pools, caches
+            assert client.get(path, headers=headers).status_code == 200
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(path, headers=headers)
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text
+    return percentile(samples, 0.50), percentile(samples, 0.99), statistics.fmean(samples)
+
+
+def time_sum_over_ledger(engine: Engine, contract_id: int) -> float:
+    """What a balance computed from the rows would at least cost: one aggregate."""
+    query = sa.select(ledger_table.c.kind, sa.func.sum(ledger_table.c.minutes)).where(
+        ledger_table.c.contract_id == contract_id
+    )
+    query = query.group_by(ledger_table.c.kind)
+    samples = []
+    with engine.connect() as connection:
+        for _ in range(5):
+            started = time.perf_counter()
+            connection.execute(query).all()
+            samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def audit(engine: Engine, contract_id: int) -> float:
+    started = time.perf_counter()
+    with Session(engine) as session:
+        assert_ledger_consistent(session, contract_id)
+        session.rollback()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def database(args: argparse.Namespace) -> Iterator[str]:
+    if args.postgres:
+        from tests.support.postgres_server import throwaway_postgres
+
+        with throwaway_postgres() as admin_url:
+            name = f"bench_{uuid4().hex[:8]}"
+            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            admin.dispose()
+            yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        return
+    if args.database_url:
+        yield args.database_url
+        return
+    with tempfile.TemporaryDirectory(prefix="hourglass-bench-") as scratch:
+        yield f"sqlite:///{Path(scratch) / 'ledger.db'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL")
+    parser.add_argument("--sizes", default="10000,1000000", help="ledger entries per contract")
+    parser.add_argument("--months", type=int, default=120, help="periods the entries span")
+    parser.add_argument("--requests", type=int, default=200, help="balance reads per size")
+    parser.add_argument("--no-audit", action="store_true", help="skip the consistency audit")
+    args = parser.parse_args()
+    sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
+
+    with database(args) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        print(f"engine: {engine.dialect.name}   months: {args.months}   requests: {args.requests}")
+        print(
+            f"{'ledger entries':>15} {'work entries':>13} {'fill s':>8} {'audit s':>8}"
+            f" {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'SUM(ledger) ms':>15}"
+        )
+        for size in sizes:
+            filled = fill(engine, ledger_entries=size, months=args.months)
+            audited = float("nan") if args.no_audit else audit(engine, filled.contract_id)
+            p50, p99, mean = measure_balance(
+                engine, url, filled.contract_id, requests=args.requests
+            )
+            summed = time_sum_over_ledger(engine, filled.contract_id)
+            print(
+                f"{filled.ledger_entries:>15,} {filled.work_entries:>13,} {filled.seconds:>8.1f}"
+                f" {audited:>8.2f} {p50:>8.2f} {p99:>8.2f} {mean:>8.2f} {summed:>15.1f}",
+                flush=True,
+            )
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
