@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -48,15 +49,18 @@ def ensure_allotments(
 ) -> Sequence[Allotment]:
     """Grant every missing allotment up to the period containing `through`. Idempotent.
 
+    Allotments are always granted in period order, so only the periods after the latest one
+    granted can be missing: a read costs the same in the contract's tenth year as in its first.
     The caller holds the contract lock."""
     assert contract.id is not None
-    existing = {
-        a.period_start: a
-        for a in session.scalars(select(Allotment).where(col(Allotment.contract_id) == contract.id))
-    }
+    latest = session.scalar(
+        select(func.max(Allotment.period_start)).where(col(Allotment.contract_id) == contract.id)
+    )
+    if latest is not None and latest >= period_containing(through, plan.period).start:
+        return []
     created = []
     for period in contract_periods(contract, plan, through=through):
-        if period.start in existing:
+        if latest is not None and period.start <= latest:
             continue
         minutes = prorated_minutes(plan, contract, period)
         if minutes == 0:
