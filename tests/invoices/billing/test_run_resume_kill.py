@@ -1,0 +1,129 @@
+"""A billing run killed half-way (SIGKILL, no clean-up at all) and started again finishes the
+work: one invoice per contract and period, numbers without gaps or duplicates, PDFs intact.
+
+The run is the real `hourglass billing run` console script, as a subprocess, on a database of
+its own; the test watches the invoices table and kills the process once some but not all
+invoices exist.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.billing import make_biller
+from app.settings import Settings
+from invoices.runs import flows
+from invoices.runs.flows import LEASE
+from invoices.runs.models import BillingJob
+from ledger.periods import parse_month
+from tests.invoices.billing.helpers import (
+    hourglass,
+    invoice_number,
+    load_dataset,
+    open_database,
+    reader,
+    start_hourglass,
+    stored_invoices,
+    table_counts,
+)
+
+CONTRACTS = 24
+
+
+def _kill_half_way(url: str, expected: int) -> int:
+    """Start the run and SIGKILL it once some, but not all, invoices are committed."""
+    process = start_hourglass(url, "billing", "run", "--period", "2026-01")
+    watcher = reader(url)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with watcher.connect() as conn:
+                issued = int(conn.execute(sa.text("SELECT count(*) FROM invoices")).scalar_one())
+            if issued >= max(3, expected // 4):
+                process.send_signal(signal.SIGKILL)
+                break
+            if process.poll() is not None:
+                _, err = process.communicate()
+                pytest.fail(f"the run ended before it could be killed ({issued} invoices)\n{err}")
+            time.sleep(0.02)
+        else:
+            pytest.fail("no invoice appeared within two minutes")
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        process.communicate()
+        return issued
+    finally:
+        if process.poll() is None:
+            process.kill()
+        watcher.dispose()
+
+
+def _expire_leases(url: str) -> int:
+    """The killed process held a job; its lease lets another worker take it over after
+    `LEASE`. Move the lease back instead of waiting that long."""
+    with open_database(url) as factory, factory() as session:
+        stale = datetime.now(UTC) - LEASE - timedelta(seconds=1)
+        result = session.execute(
+            sa.update(BillingJob)
+            .where(BillingJob.status == "running")  # type: ignore[arg-type]
+            .values(locked_at=stale)
+        )
+        session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def test_a_killed_run_resumes_without_duplicates_or_gaps(fresh_database: str) -> None:
+    url = fresh_database
+    data = load_dataset(url, contracts=CONTRACTS, entries_per_contract=4)
+
+    issued_before_kill = _kill_half_way(url, CONTRACTS)
+    after_kill = stored_invoices(url)
+    assert issued_before_kill <= len(after_kill) < CONTRACTS, "the kill came too late"
+    # Whatever committed before the kill is whole and numbered without a gap.
+    assert sorted(i.number for i in after_kill) == [
+        invoice_number(n) for n in range(1, len(after_kill) + 1)
+    ]
+    assert all(i.pdf_digest == i.pdf_sha256 for i in after_kill)
+    assert _expire_leases(url) <= 1  # one job at most was in flight
+
+    resumed = hourglass(url, "billing", "run", "--period", "2026-01")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "completed" in resumed.stdout and f"{CONTRACTS}/{CONTRACTS}" in resumed.stdout
+
+    invoices = stored_invoices(url)
+    per_contract = Counter((i.contract_id, i.period) for i in invoices)
+    assert set(per_contract) == {(cid, "2026-01") for cid in data.contract_ids}
+    assert set(per_contract.values()) == {1}
+    assert sorted(i.number for i in invoices) == [
+        invoice_number(n) for n in range(1, CONTRACTS + 1)
+    ]
+    for invoice in invoices:
+        assert invoice.status == "issued"
+        assert invoice.pdf_digest == invoice.pdf_sha256, invoice.number
+        assert invoice.currency == data.currencies[invoice.contract_id]
+        assert sum(line[4] for line in invoice.lines) == invoice.subtotal_minor
+        assert invoice.total_minor == invoice.subtotal_minor + invoice.tax_minor
+    # What was committed before the kill did not change.
+    by_id = {i.id: i for i in invoices}
+    assert all(by_id[i.id] == i for i in after_kill)
+    counts = table_counts(url)
+    assert counts["closed_periods"] == CONTRACTS
+    assert counts["billing_runs"] == 1  # the second start resumed the same run
+
+    # A run of the same period again changes nothing.
+    with open_database(url) as factory:
+        biller = make_biller(Settings(database_url=url), factory)
+        run_id = flows.start_run(factory, parse_month("2026-01"), now=datetime.now(UTC))
+        again = flows.work_run(biller, run_id)
+    assert (again["status"], again["invoices"], again["failures"]) == ("completed", 0, [])
+    assert stored_invoices(url) == invoices
+    after = table_counts(url)
+    assert {k: v for k, v in after.items() if not k.startswith("billing_")} == {
+        k: v for k, v in counts.items() if not k.startswith("billing_")
+    }
