@@ -31,14 +31,14 @@ def run_billing(period: str, *, dry_run: bool) -> int:
     engine = make_engine(settings.database_url)
     factory = session_factory(engine)
     try:
+        biller = make_biller(settings, factory)
         if dry_run:
-            return _preview(factory, month, period)
+            return _preview(biller, month, period)
         try:
             run_id = flows.start_run(factory, month, now=utcnow())
         except DomainError as exc:
             console.print(f"[red]error:[/red] {exc.detail}")
             return 2
-        biller = make_biller(settings, factory)
         with Progress(
             TextColumn(f"billing {period}"),
             BarColumn(),
@@ -88,8 +88,9 @@ def _print_summary(result: dict[str, Any]) -> None:
         console.print(f"[red]contract {failure['contract_id']}[/red]: {failure['error']}")
 
 
-def _preview(factory: Any, month: Any, period: str) -> int:
-    previews = flows.preview_run(factory, month, now=utcnow())
+def _preview(biller: flows.Biller, month: Any, period: str) -> int:
+    result = flows.preview_run(biller, month, now=utcnow())
+    previews = result.previews
     table = Table(title=f"Dry run {period}: nothing was written")
     for column in ("contract", "period", "lines", "subtotal", "tax", "total"):
         table.add_column(column)
@@ -105,6 +106,8 @@ def _preview(factory: Any, month: Any, period: str) -> int:
         )
     console.print(table)
     console.print(f"{len(previews)} invoices would be issued")
+    for failure in result.failures:
+        console.print(f"[red]contract {failure['contract_id']}[/red]: {failure['error']}")
     return 0
 
 

@@ -66,3 +66,30 @@ def month_fee_charged_minor(contract: Contract, plan: Plan, month: date) -> int:
         return fee.charged_minor
     month_days = overlap_days(month_period(month), contract.start_date, contract.end_date)
     return round_minor(Decimal(fee.charged_minor) * month_days / fee.covered_days)
+
+
+def unused_advance_fees(
+    contract: Contract, plan: Plan, *, old_end: date | None, invoiced: set[date]
+) -> list[tuple[Period, int]]:
+    """After a cancellation, the part of each fee already billed in advance that the contract
+    no longer covers: (period, amount to credit). `invoiced` holds the period starts of the
+    contract's invoices; a period's advance fee was billed by the invoice of the period before
+    it, or by its own when it is the contract's first."""
+    if plan.billing_timing != "advance" or contract.end_date is None:
+        return []
+    shortened = Contract.model_validate(contract.model_dump() | {"end_date": old_end})
+    first = period_containing(contract.start_date, plan.period)
+    period = period_containing(contract.end_date, plan.period)
+    refunds = []
+    while period.start in invoiced or period.previous().start in invoiced:
+        billed = (
+            period.start in invoiced if period == first else period.previous().start in invoiced
+        )
+        if not billed:
+            break
+        before = period_fee(shortened, plan, period).charged_minor
+        after = period_fee(contract, plan, period).charged_minor
+        if before > after:
+            refunds.append((period, before - after))
+        period = period.next()
+    return refunds

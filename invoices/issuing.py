@@ -151,26 +151,40 @@ def preview_period(
     plan: Plan,
     customer: Customer,
     period: Period,
+    issuer: IssuerDetails,
     now: datetime,
 ) -> Preview:
-    """The invoice a run would issue now. Writes happen only inside the caller's transaction,
-    which a dry run rolls back."""
+    """The invoice a run would issue now, built by the real billing path but left a draft
+    (no number, no PDF, no payment). The caller's transaction is rolled back afterwards; a
+    period that has not ended yet is previewed as it stands."""
     assert contract.id is not None
-    if period_has_ended(contract, period, now):
-        close_period(session, contract, plan, period, now=now)
-    totals, *_ = _compute(
-        session, contract=contract, plan=plan, customer=customer, period=period, now=now
+    ended = period_has_ended(contract, period, now)
+    invoice = bill_period(
+        session,
+        contract=contract,
+        plan=plan,
+        customer=customer,
+        period=period,
+        issuer=issuer,
+        now=now,
+        preview=True,
     )
+    assert invoice.id is not None
     return Preview(
         contract_id=contract.id,
         customer_id=contract.customer_id,
-        period=invoice_label(period),
+        period=invoice.period_label,
         currency=contract.currency,
-        lines=totals.lines,
-        subtotal_minor=totals.subtotal_minor,
-        tax_minor=totals.tax_minor,
-        total_minor=totals.total_minor,
-        notes=[] if period_has_ended(contract, period, now) else ["period not ended: preview only"],
+        lines=tuple(
+            invoice_lines.Line(
+                row.kind, row.description, row.quantity, row.unit_price_minor, row.amount_minor
+            )
+            for row in invoice_lines_of(session, invoice.id)
+        ),
+        subtotal_minor=invoice.subtotal_minor,
+        tax_minor=invoice.tax_minor,
+        total_minor=invoice.total_minor,
+        notes=[] if ended else ["period not ended: preview only"],
     )
 
 
@@ -184,13 +198,18 @@ def bill_period(
     issuer: IssuerDetails,
     now: datetime,
     billing_run_id: int | None = None,
+    preview: bool = False,
 ) -> Invoice:
-    """Close the period and issue its invoice; a second call returns the same invoice."""
+    """Close the period and issue its invoice; a second call returns the same invoice.
+
+    `preview` stops before issuing (no number, no PDF, no payment) and tolerates a period
+    that has not ended: what a dry run shows, in a transaction it rolls back."""
     assert contract.id is not None
     found = existing_invoice(session, contract.id, period)
     if found is not None:
         return found
-    close_period(session, contract, plan, period, now=now)
+    if not preview or period_has_ended(contract, period, now):
+        close_period(session, contract, plan, period, now=now)
     totals, late, adjustments, carried, sla = _compute(
         session, contract=contract, plan=plan, customer=customer, period=period, now=now
     )
@@ -233,6 +252,9 @@ def bill_period(
         carried=carried,
         carry_forward=totals.carry_forward_minor,
     )
+    if preview:
+        session.flush()
+        return invoice
     _issue(
         session,
         invoice,
@@ -338,6 +360,32 @@ def _issue(
     if invoice.total_minor > 0:
         session.add(
             PaymentOutbox(invoice_id=invoice.id, idempotency_key=f"hourglass-invoice-{invoice.id}")
+        )
+    session.flush()
+
+
+def _restore_credit(session: Session, voided: Invoice) -> None:
+    """Carried credit follows a void: what the invoice took is owed to the customer again; what
+    it created is withdrawn, and if a later invoice already used it, taken back on the next."""
+    took = session.scalars(
+        select(CreditCarryover).where(col(CreditCarryover.applied_invoice_id) == voided.id)
+    ).all()
+    created = session.scalars(
+        select(CreditCarryover).where(col(CreditCarryover.source_invoice_id) == voided.id)
+    ).all()
+    used_elsewhere = 0
+    for carryover in created:
+        if carryover.applied_invoice_id is None:
+            carryover.applied_invoice_id = voided.id  # withdrawn with the invoice
+        else:
+            used_elsewhere += carryover.amount_minor
+    net = sum(c.amount_minor for c in took) - used_elsewhere
+    if net:
+        assert voided.id is not None
+        session.add(
+            CreditCarryover(
+                contract_id=voided.contract_id, amount_minor=net, source_invoice_id=voided.id
+            )
         )
     session.flush()
 
@@ -455,6 +503,7 @@ def void_invoice(
         session.add(line)
     invoice.status = "void"
     invoice.voided_at = now
+    _restore_credit(session, invoice)
     session.execute(
         sa.update(PaymentOutbox)
         .where(col(PaymentOutbox.invoice_id) == invoice.id, col(PaymentOutbox.state) == "pending")

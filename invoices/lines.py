@@ -33,7 +33,7 @@ class Totals:
     tax_minor: int
     total_minor: int
     carry_forward_minor: int  # credit owed on the next invoice (≥ 0)
-    credit_applied_minor: int  # carried credit taken on this invoice (≥ 0)
+    credit_applied_minor: int  # carried credit taken on this invoice (< 0: taken back)
 
 
 def hours_quantity(minutes: int) -> str:
@@ -146,12 +146,19 @@ def finish(
     """Apply carried credit, keep the invoice from going negative, then tax the subtotal."""
     lines = list(lines)
     subtotal = sum(line.amount_minor for line in lines)
-    applied = min(carried_credit_minor, max(0, subtotal))
-    if applied:
+    if carried_credit_minor < 0:
+        # Credit a voided invoice created had already been used: it is taken back.
+        applied = carried_credit_minor
         lines.append(
-            Line("credit_balance", "Credit balance from earlier invoices", "1", None, -applied)
+            Line("credit_balance", "Credit withdrawn with a voided invoice", "1", None, -applied)
         )
-        subtotal -= applied
+    else:
+        applied = min(carried_credit_minor, max(0, subtotal))
+        if applied:
+            lines.append(
+                Line("credit_balance", "Credit balance from earlier invoices", "1", None, -applied)
+            )
+    subtotal -= applied
     carry_forward = carried_credit_minor - applied
     if subtotal < 0:
         # Credits never make an invoice negative: the remainder is owed on the next one.

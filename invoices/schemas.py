@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from ledger.periods import parse_month
+from ledger.validation import Input
 
 
 class LineRead(BaseModel):
@@ -61,13 +62,11 @@ class CreditNoteRead(BaseModel):
     pdf_sha256: str
 
 
-class VoidRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class VoidRequest(Input):
     reason: str = Field(default="", max_length=500)
 
 
-class AdjustmentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AdjustmentCreate(Input):
     amount: str = Field(description="money, either sign: '-50.00' credits the customer")
     description: str = Field(min_length=1, max_length=300)
 
@@ -81,8 +80,7 @@ class AdjustmentRead(BaseModel):
     created_at: datetime
 
 
-class BillingRunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BillingRunCreate(Input):
     period: str = Field(description="YYYY-MM")
     dry_run: bool = False
 

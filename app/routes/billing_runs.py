@@ -44,8 +44,10 @@ def create_billing_run(body: BillingRunCreate, request: Request, _: Finance) -> 
     factory = request.app.state.session_factory
     month = parse_month(body.period)
     now = utcnow()
+    biller = make_biller(request.app.state.settings, factory)
     if body.dry_run:
-        previews = flows.preview_run(factory, month, now=now)
+        result = flows.preview_run(biller, month, now=now)
+        previews = result.previews
         totals: dict[str, int] = {}
         for p in previews:
             totals[p.currency] = totals.get(p.currency, 0) + p.total_minor
@@ -54,14 +56,13 @@ def create_billing_run(body: BillingRunCreate, request: Request, _: Finance) -> 
             period=body.period,
             dry_run=True,
             status="preview",
-            contracts=len({p.contract_id for p in previews}),
+            contracts=len({p.contract_id for p in previews}) + len(result.failures),
             invoices=len(previews),
             totals={c: format_amount(v, c) for c, v in sorted(totals.items())},
-            failures=[],
+            failures=result.failures,
             previews=[preview_to_read(p) for p in previews],
         )
     run_id = flows.start_run(factory, month, now=now)
-    biller = make_biller(request.app.state.settings, factory)
     flows.work_run(biller, run_id)
     collect_after_run(app_gateway(request), factory)
     session = factory()

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.dependencies import AnyRole, Finance, SessionDep
 from app.pagination import Page, PageParams, make_page
+from invoices.corrections import credit_unused_advance_fees
 from ledger.contracts import cancellation, service
 from ledger.contracts.schemas import ContractCancel, ContractCreate, ContractRead
 
@@ -44,5 +45,10 @@ def get_contract(contract_id: int, session: SessionDep, who: AnyRole) -> Contrac
 def cancel_contract(
     contract_id: int, body: ContractCancel, session: SessionDep, _: Finance
 ) -> ContractRead:
-    """Ends the contract on `end_date` (inclusive); hours granted beyond it are taken back."""
-    return service.to_read(session, cancellation.cancel(session, contract_id, body.end_date))
+    """Ends the contract on `end_date` (inclusive); hours granted beyond it are taken back, and
+    a fee already billed in advance for days it no longer covers is credited on the next
+    invoice."""
+    old_end = service.get_contract(session, contract_id).end_date
+    contract = cancellation.cancel(session, contract_id, body.end_date)
+    credit_unused_advance_fees(session, contract, old_end=old_end)
+    return service.to_read(session, contract)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, select
 
 from invoices.issuing import IssuerDetails, Preview, bill_period, preview_period
-from invoices.models import Invoice
+from invoices.models import Adjustment, Invoice
 from invoices.runs.models import BillingJob, BillingRun
 from ledger import money
 from ledger.base import unit_of_work, utcnow
@@ -32,6 +31,7 @@ from ledger.contracts.service import lock_contract, plan_of
 from ledger.customers.models import Customer
 from ledger.errors import Conflict, DomainError, NotFound
 from ledger.hours.allotments import contract_periods
+from ledger.hours.models import WorkEntry
 from ledger.periods import Period, local_midnight, month_period
 
 LEASE = timedelta(minutes=2)  # a job running longer than this belongs to a dead worker
@@ -75,6 +75,7 @@ def _eligible_contracts(period: Period) -> sa.Select[Any]:
             col(Contract.end_date) >= period.start,
             last_invoiced.is_(None),
             last_invoiced <= col(Contract.end_date),
+            _has_pending_charges(col(Contract.id)),
         ),
     )
 
@@ -164,11 +165,27 @@ def claim_job(biller: Biller, *, run_id: int | None = None) -> ClaimedJob | None
         return ClaimedJob(job.id, job.run_id, job.contract_id, month_period(period_start))
 
 
+def _has_pending_charges(contract_id: Any) -> sa.ColumnElement[bool]:
+    """Late work or a manual adjustment still waiting for an invoice."""
+    return sa.or_(
+        sa.exists().where(
+            col(WorkEntry.contract_id) == contract_id,
+            col(WorkEntry.late).is_(True),
+            col(WorkEntry.invoice_id).is_(None),
+        ),
+        sa.exists().where(
+            col(Adjustment.contract_id) == contract_id, col(Adjustment.invoice_id).is_(None)
+        ),
+    )
+
+
 def next_unbilled_period(
     session: Session, contract: Contract, plan: Plan, run_period: Period
 ) -> Period | None:
     """The earliest period of the contract that has ended by the run's period and has no
-    invoice: catch-up of never-billed periods comes first, in order."""
+    invoice: catch-up of never-billed periods comes first, in order. A contract that ended
+    before the run's period but still has late work or adjustments waiting gets one more
+    invoice, for the run's period, carrying just those."""
     invoiced = set(
         session.scalars(
             select(col(Invoice.period_start)).where(col(Invoice.contract_id) == contract.id)
@@ -179,7 +196,20 @@ def next_unbilled_period(
             return None
         if period.start not in invoiced:
             return period
+    if (
+        contract.end_date is not None
+        and contract.end_date < run_period.start
+        and run_period.start not in invoiced
+        and session.scalar(sa.select(_has_pending_charges(contract.id)))
+    ):
+        return run_period
     return None
+
+
+def describe(exc: Exception) -> str:
+    """A failure as recorded on the run: the domain's words, or the exception's."""
+    detail = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+    return detail[:1000]
 
 
 def process_job(biller: Biller, job: ClaimedJob) -> int:
@@ -208,8 +238,7 @@ def process_job(biller: Biller, job: ClaimedJob) -> int:
             issued += 1
         _finish_job(biller, job, status="done", issued=issued, error=None)
     except Exception as exc:  # one contract's failure must not stop the run
-        detail = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
-        _finish_job(biller, job, status="failed", issued=issued, error=detail[:1000])
+        _finish_job(biller, job, status="failed", issued=issued, error=describe(exc))
     finalize_if_done(biller.factory, job.run_id, now=biller.clock())
     return issued
 
@@ -250,29 +279,37 @@ def finalize_if_done(factory: sessionmaker[Session], run_id: int, *, now: dateti
 
 
 def run_summary(session: Session, run_id: int) -> dict[str, Any]:
-    """Contracts, invoices, totals per currency and failures of a run."""
-    jobs = session.scalars(select(BillingJob).where(col(BillingJob.run_id) == run_id)).all()
-    totals: dict[str, int] = defaultdict(int)
-    count = 0
-    for currency, total in session.execute(
-        select(col(Invoice.currency), col(Invoice.total_minor)).where(
-            col(Invoice.billing_run_id) == run_id
-        )
-    ):
-        totals[currency] += total
-        count += 1
+    """Contracts, invoices, totals per currency and failures of a run, in three aggregate
+    queries (the progress bar asks for it while the run goes on)."""
+    by_status = dict(
+        session.execute(
+            select(col(BillingJob.status), sa.func.count())
+            .where(col(BillingJob.run_id) == run_id)
+            .group_by(col(BillingJob.status))
+        ).all()
+    )
+    totals = session.execute(
+        select(col(Invoice.currency), sa.func.count(), sa.func.sum(Invoice.total_minor))
+        .where(col(Invoice.billing_run_id) == run_id)
+        .group_by(col(Invoice.currency))
+        .order_by(col(Invoice.currency))
+    ).all()
+    failures = session.execute(
+        select(col(BillingJob.contract_id), col(BillingJob.error))
+        .where(col(BillingJob.run_id) == run_id, col(BillingJob.status) == "failed")
+        .order_by(col(BillingJob.contract_id))
+    ).all()
     return {
-        "contracts": len(jobs),
-        "done": sum(1 for j in jobs if j.status == "done"),
-        "pending": sum(1 for j in jobs if j.status in ("pending", "running")),
-        "invoices": count,
-        "totals": {c: money.format_amount(v, c) for c, v in sorted(totals.items())},
-        "failures": [
-            {"contract_id": j.contract_id, "error": j.error}
-            for j in sorted(jobs, key=lambda j: j.contract_id)
-            if j.status == "failed"
-        ],
+        "contracts": sum(by_status.values()),
+        "done": by_status.get("done", 0),
+        "pending": by_status.get("pending", 0) + by_status.get("running", 0),
+        "invoices": sum(count for _, count, _ in totals),
+        "totals": {c: money.format_amount(int(v or 0), c) for c, _, v in totals},
+        "failures": [{"contract_id": cid, "error": error} for cid, error in failures],
     }
+
+
+PROGRESS_EVERY = 0.5  # seconds between progress reports
 
 
 def work_run(
@@ -284,23 +321,27 @@ def work_run(
     poll_seconds: float = 0.2,
 ) -> dict[str, Any]:
     """Work on a run until it is finished (other workers may be sharing it)."""
+    reported = 0.0
     while True:
         job = claim_job(biller, run_id=run_id)
         if job is not None:
             process_job(biller, job)
         with unit_of_work(biller.factory) as session:
-            run = session.get(BillingRun, run_id)
-            if run is None:
+            status = session.scalar(
+                select(col(BillingRun.status)).where(col(BillingRun.id) == run_id)
+            )
+            if status is None:
                 raise NotFound(f"no billing run {run_id}")
-            summary = run.summary if run.status != "running" else run_summary(session, run_id)
-            status = run.status
-        if on_progress is not None:
+            finished = status != "running" or (job is None and not wait_for_others)
+            due = on_progress is not None and time.monotonic() - reported >= PROGRESS_EVERY
+            summary = run_summary(session, run_id) if finished or due else None
+        if on_progress is not None and summary is not None:
             on_progress(summary)
-        if status != "running":
+            reported = time.monotonic()
+        if finished:
+            assert summary is not None
             return {"id": run_id, "status": status, **summary}
         if job is None:
-            if not wait_for_others:
-                return {"id": run_id, "status": status, **summary}
             time.sleep(poll_seconds)
 
 
@@ -318,38 +359,50 @@ def work_any(biller: Biller, *, idle_exit: bool, poll_seconds: float = 1.0) -> i
         processed += 1
 
 
-def preview_run(factory: sessionmaker[Session], month: date, *, now: datetime) -> list[Preview]:
+@dataclass
+class PreviewResult:
+    previews: list[Preview]
+    failures: list[dict[str, Any]]
+
+
+def preview_run(biller: Biller, month: date, *, now: datetime) -> PreviewResult:
     """A dry run: every invoice the run would issue now, in a transaction that is rolled back.
 
-    A period that has not ended yet is previewed as it stands."""
+    Each contract is previewed in a savepoint, so one contract's failure is reported and the
+    others are still shown, exactly as a real run records it and goes on."""
     period = month_period(month)
-    previews: list[Preview] = []
-    session = factory()
+    result = PreviewResult(previews=[], failures=[])
+    session = biller.factory()
     try:
         for contract_id in session.scalars(_eligible_contracts(period)).all():
-            contract = lock_contract(session, contract_id)
-            plan = plan_of(session, contract)
-            customer = session.get(Customer, contract.customer_id)
-            assert customer is not None
-            invoiced = set(
-                session.scalars(
-                    select(col(Invoice.period_start)).where(col(Invoice.contract_id) == contract_id)
-                )
-            )
-            for due in contract_periods(contract, plan, through=period.end - timedelta(days=1)):
-                if due.end > period.end or due.start in invoiced:
-                    continue
-                previews.append(
-                    preview_period(
-                        session,
-                        contract=contract,
-                        plan=plan,
-                        customer=customer,
-                        period=due,
-                        now=now,
+            savepoint = session.begin_nested()
+            try:
+                contract = lock_contract(session, contract_id)
+                plan = plan_of(session, contract)
+                customer = session.get(Customer, contract.customer_id)
+                assert customer is not None
+                shown = []
+                while (due := next_unbilled_period(session, contract, plan, period)) is not None:
+                    shown.append(
+                        preview_period(
+                            session,
+                            contract=contract,
+                            plan=plan,
+                            customer=customer,
+                            period=due,
+                            issuer=biller.issuer,
+                            now=now,
+                        )
                     )
+                savepoint.commit()
+                result.previews.extend(shown)
+            except Exception as exc:  # one contract's failure must not hide the others
+                savepoint.rollback()
+                detail = (
+                    exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
                 )
+                result.failures.append({"contract_id": contract_id, "error": detail[:1000]})
     finally:
         session.rollback()
         session.close()
-    return previews
+    return result

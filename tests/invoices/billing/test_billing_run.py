@@ -161,12 +161,6 @@ def test_dry_run_previews_and_writes_nothing(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a dry run that catches up several periods of a contract shows the pending "
-    "late work, adjustments and carried credit on every previewed period (preview_run never "
-    "settles them between the periods), so its invoices differ from what the run issues",
-)
 def test_dry_run_with_catch_up_shows_what_the_run_issues(
     client: TestClient, finance: Headers
 ) -> None:
@@ -238,11 +232,6 @@ def test_a_domain_error_is_recorded_with_its_detail(
     assert run["status"] == "completed_with_failures" and run["invoices"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: preview_run does not isolate one contract's failure: a dry run with one "
-    "failing contract fails as a whole (500 through the API, a traceback from the CLI)",
-)
 def test_a_dry_run_reports_one_contracts_failure_and_previews_the_others(
     client: TestClient, finance: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -390,11 +379,6 @@ def test_invoice_filters_and_customer_isolation(
     assert client.get(f"/v1/credit-notes/{note['id']}", headers=as_bob).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: late work accepted for the last period of a contract that has ended is never "
-    "invoiced: the contract is no longer eligible for any run, so there is no 'next invoice'",
-)
 def test_late_work_after_the_last_invoice_of_an_ended_contract_is_billed(
     client: TestClient, finance: Headers
 ) -> None:
@@ -412,12 +396,6 @@ def test_late_work_after_the_last_invoice_of_an_ended_contract_is_billed(
     assert [line["amount"] for line in billed] == ["110.00"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (performance): work_run calls run_summary after every job, and run_summary "
-    "loads every job of the run: a run of N contracts reads O(N²) job rows (bench: 48 % of the "
-    "wall time at 2,000 contracts, quadratic beyond)",
-)
 def test_a_run_reads_its_jobs_a_bounded_number_of_times(
     client: TestClient, finance: Headers
 ) -> None:

@@ -191,11 +191,6 @@ def test_void_needs_finance(
     assert only_invoice(client, finance, contract, "2026-01")["status"] == "issued"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: void_invoice leaves the carried credit an invoice consumed marked as applied, "
-    "so voiding it loses that credit for good",
-)
 def test_voiding_an_invoice_gives_back_the_credit_it_consumed(
     client: TestClient, finance: Headers
 ) -> None:
@@ -214,11 +209,6 @@ def test_voiding_an_invoice_gives_back_the_credit_it_consumed(
     assert march["total"] == "0.00"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: void_invoice does not cancel the credit carry-over the voided invoice "
-    "created: its credit note reverses the carried line, yet the next invoice still takes it",
-)
 def test_voiding_an_invoice_cancels_the_credit_it_carried_forward(
     client: TestClient, finance: Headers
 ) -> None:

@@ -95,11 +95,6 @@ def test_fee_in_advance_is_prorated_when_the_end_date_is_known(
     assert sum(minor(i["total"]) for i in invoices.values()) == 300000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a fee billed in advance is never corrected when the contract is then "
-    "cancelled inside that period: the customer pays the whole period, not the days covered",
-)
 def test_fee_in_advance_is_credited_back_when_the_contract_is_cancelled_inside_the_period(
     client: TestClient, finance: Headers
 ) -> None:
