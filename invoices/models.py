@@ -76,18 +76,23 @@ class Invoice(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class InvoiceLine(SQLModel, table=True):
-    __tablename__ = "invoice_lines"
-    __table_args__ = (sa.UniqueConstraint("invoice_id", "position"),)
+class LineColumns(SQLModel):
+    """What an invoice line and a credit-note line both hold."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    invoice_id: int = Field(foreign_key="invoices.id", index=True)
     position: int
     kind: str = Field(max_length=20)
     description: str = Field(max_length=300)
     quantity: str = Field(max_length=32)
     unit_price_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
     amount_minor: int = Field(sa_type=sa.BigInteger)
+
+
+class InvoiceLine(LineColumns, table=True):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoices.id", index=True)
 
 
 class CreditNote(SQLModel, table=True):
@@ -111,18 +116,12 @@ class CreditNote(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class CreditNoteLine(SQLModel, table=True):
+class CreditNoteLine(LineColumns, table=True):
     __tablename__ = "credit_note_lines"
     __table_args__ = (sa.UniqueConstraint("credit_note_id", "position"),)
 
     id: int | None = Field(default=None, primary_key=True)
     credit_note_id: int = Field(foreign_key="credit_notes.id", index=True)
-    position: int
-    kind: str = Field(max_length=20)
-    description: str = Field(max_length=300)
-    quantity: str = Field(max_length=32)
-    unit_price_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
-    amount_minor: int = Field(sa_type=sa.BigInteger)
 
 
 class NumberSequence(SQLModel, table=True):
