@@ -88,8 +88,8 @@ def _default_tiers() -> list[CreditTier]:
 
 def _default_targets() -> dict[Severity, ResponseTarget]:
     return {
-        severity: ResponseTarget(minutes=minutes, calendar=calendar)  # type: ignore[arg-type,misc]
-        for severity, (minutes, calendar) in defaults.DEFAULT_RESPONSE_TARGETS.items()
+        severity: ResponseTarget(minutes=target.minutes, calendar=target.calendar)
+        for severity, target in defaults.DEFAULT_RESPONSE_TARGETS.items()
     }
 
 
