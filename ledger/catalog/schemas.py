@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, time
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -88,7 +88,7 @@ def _default_tiers() -> list[CreditTier]:
 
 def _default_targets() -> dict[Severity, ResponseTarget]:
     return {
-        severity: ResponseTarget(minutes=target.minutes, calendar=target.calendar)
+        cast(Severity, severity): ResponseTarget(minutes=target.minutes, calendar=target.calendar)
         for severity, target in defaults.DEFAULT_RESPONSE_TARGETS.items()
     }
 
