@@ -16,6 +16,20 @@ from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
 RATES = ("overage", "on_demand", "late")
 
 
+def _allotment_row(
+    allotment: Allotment, *, kind: str, minutes: int, work_entry_id: int | None, reason: str
+) -> LedgerEntry:
+    return LedgerEntry(
+        contract_id=allotment.contract_id,
+        kind=kind,
+        minutes=minutes,
+        period_start=allotment.period_start,
+        allotment_id=allotment.id,
+        work_entry_id=work_entry_id,
+        reason=reason,
+    )
+
+
 def _append(session: Session, entry: LedgerEntry) -> LedgerEntry:
     session.add(entry)
     session.flush()
@@ -31,14 +45,7 @@ def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) 
         raise ValueError("cannot take back more minutes than remain")
     entry = _append(
         session,
-        LedgerEntry(
-            contract_id=allotment.contract_id,
-            kind="grant",
-            minutes=minutes,
-            period_start=allotment.period_start,
-            allotment_id=allotment.id,
-            reason=reason,
-        ),
+        _allotment_row(allotment, kind="grant", minutes=minutes, work_entry_id=None, reason=reason),
     )
     allotment.granted_minutes += minutes
     allotment.remaining_minutes += minutes
@@ -55,27 +62,8 @@ def use(
     reason: str,
 ) -> None:
     """Consume (+) or give back (−) minutes of an allotment for a work entry."""
-    if minutes == 0:
-        return
-    assert allotment.id is not None
-    if minutes > allotment.remaining_minutes or -minutes > allotment.used_minutes:
-        raise ValueError("allotment totals would go negative")
-    entry = _append(
-        session,
-        LedgerEntry(
-            contract_id=allotment.contract_id,
-            kind="use",
-            minutes=minutes,
-            period_start=allotment.period_start,
-            allotment_id=allotment.id,
-            work_entry_id=work_entry_id,
-            reason=reason,
-        ),
-    )
-    allotment.used_minutes += minutes
-    allotment.remaining_minutes -= minutes
-    allotment.last_entry_id = entry.id
-    session.flush()
+    if minutes:
+        use_many(session, allotment, [(work_entry_id, minutes)], reason=reason)
 
 
 def expire(
@@ -93,14 +81,8 @@ def expire(
         raise ValueError("can only expire remaining minutes")
     entry = _append(
         session,
-        LedgerEntry(
-            contract_id=allotment.contract_id,
-            kind="expire",
-            minutes=minutes,
-            period_start=allotment.period_start,
-            allotment_id=allotment.id,
-            work_entry_id=work_entry_id,
-            reason=reason,
+        _allotment_row(
+            allotment, kind="expire", minutes=minutes, work_entry_id=work_entry_id, reason=reason
         ),
     )
     allotment.expired_minutes += minutes
@@ -134,28 +116,15 @@ def overage(
     reason: str,
 ) -> None:
     """Add (+) or remove (−) uncovered minutes of a period at one rate."""
-    if minutes == 0:
-        return
-    if rate not in RATES:
-        raise ValueError(f"unknown rate {rate!r}")
-    totals = period_overage(session, contract_id, period_start)
-    column = f"{rate}_minutes"
-    if getattr(totals, column) + minutes < 0:
-        raise ValueError("period overage would go negative")
-    _append(
-        session,
-        LedgerEntry(
+    if minutes:
+        overage_many(
+            session,
             contract_id=contract_id,
-            kind="overage",
-            minutes=minutes,
             period_start=period_start,
-            work_entry_id=work_entry_id,
             rate=rate,
+            parts=[(work_entry_id, minutes)],
             reason=reason,
-        ),
-    )
-    setattr(totals, column, getattr(totals, column) + minutes)
-    session.flush()
+        )
 
 
 def use_many(
@@ -172,12 +141,10 @@ def use_many(
         if minutes:
             last = _append(
                 session,
-                LedgerEntry(
-                    contract_id=allotment.contract_id,
+                _allotment_row(
+                    allotment,
                     kind="use",
                     minutes=minutes,
-                    period_start=allotment.period_start,
-                    allotment_id=allotment.id,
                     work_entry_id=work_entry_id,
                     reason=reason,
                 ),
