@@ -17,6 +17,7 @@ from invoices.models import Invoice
 from invoices.pdf import HoursSummary, StatementEntry
 from ledger.contracts.models import Contract
 from ledger.hours.models import Allotment, WorkEntry
+from ledger.hours.reports import period_allotments, summarise
 from ledger.hours.work import to_reads
 from ledger.periods import Period, month_label
 
@@ -24,38 +25,16 @@ from ledger.periods import Period, month_label
 def hours_summary(
     session: Session, contract_id: int, period: Period, *, overage_minutes: int, now: datetime
 ) -> HoursSummary:
-    allotments = session.scalars(
-        select(Allotment).where(
-            col(Allotment.contract_id) == contract_id,
-            col(Allotment.period_start) == period.start,
-        )
-    ).all()
-    pool = None
-    shown = list(allotments)
-    if shown and shown[0].pool_first_month is not None:
-        first = shown[0].pool_first_month
-        shown = list(
-            session.scalars(
-                select(Allotment).where(
-                    col(Allotment.contract_id) == contract_id,
-                    col(Allotment.pool_first_month) == first,
-                )
-            )
-        )
-        pool = _pool_text(session, contract_id, shown)
-    granted = sum(a.granted_minutes for a in shown)
-    used = sum(a.used_minutes for a in shown)
-    expired = sum(a.expired_minutes for a in shown)
-    remaining = sum(a.remaining_minutes for a in shown)
-    if shown and now >= max(a.expires_at for a in shown):
-        expired, remaining = expired + remaining, 0
+    """The period's hours as the statement endpoint shows them (a pool's on both months)."""
+    shown = list(period_allotments(session, contract_id, period.start))
+    summary = summarise(shown, now=now) if shown else None
     return HoursSummary(
-        granted_minutes=granted,
-        used_minutes=used,
-        expired_minutes=expired,
+        granted_minutes=summary.granted_minutes if summary else 0,
+        used_minutes=summary.used_minutes if summary else 0,
+        expired_minutes=summary.expired_minutes if summary else 0,
         overage_minutes=overage_minutes,
-        remaining_minutes=remaining,
-        pool=pool,
+        remaining_minutes=summary.remaining_minutes if summary else 0,
+        pool=_pool_text(session, contract_id, shown) if summary and summary.pooled else None,
     )
 
 

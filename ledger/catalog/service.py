@@ -135,13 +135,6 @@ def get_plan(session: Session, code: str, *, version: int | None = None) -> Plan
     return plan
 
 
-def get_plan_version(session: Session, plan_id: int) -> Plan:
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise NotFound(f"no plan {plan_id}")
-    return plan
-
-
 def list_latest_plans(session: Session, *, after_id: int | None, limit: int) -> Sequence[Plan]:
     latest_ids = select(func.max(col(Plan.id))).group_by(col(Plan.code))
     query = select(Plan).where(col(Plan.id).in_(latest_ids))

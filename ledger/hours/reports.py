@@ -17,7 +17,7 @@ from ledger.hours.work import allotment_months, to_reads
 from ledger.periods import add_months, local_date, month_label, period_containing
 
 
-def _summarise(allotments: Sequence[Allotment], *, now: datetime) -> AllotmentRead:
+def summarise(allotments: Sequence[Allotment], *, now: datetime) -> AllotmentRead:
     """One line for an allotment, or for the two allotments of a pool.
 
     Hours whose expiry instant has passed show as expired even before the billing run writes
@@ -49,6 +49,28 @@ def _group_pools(allotments: Sequence[Allotment]) -> list[list[Allotment]]:
     return list(groups.values())
 
 
+def period_allotments(
+    session: Session, contract_id: int, period_start: date
+) -> Sequence[Allotment]:
+    """What a period's figures are made of: its allotment, or both allotments of its pool."""
+    own = session.scalar(
+        select(Allotment).where(
+            col(Allotment.contract_id) == contract_id,
+            col(Allotment.period_start) == period_start,
+        )
+    )
+    if own is None:
+        return []
+    if own.pool_first_month is None:
+        return [own]
+    return session.scalars(
+        select(Allotment).where(
+            col(Allotment.contract_id) == contract_id,
+            col(Allotment.pool_first_month) == own.pool_first_month,
+        )
+    ).all()
+
+
 def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) -> BalanceRead:
     contract = lock_contract(session, contract_id)
     plan = plan_of(session, contract)
@@ -65,7 +87,7 @@ def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) 
         )
         .order_by(col(Allotment.expires_at), col(Allotment.id))
     ).all()
-    lines = [_summarise(group, now=at) for group in _group_pools(valid)]
+    lines = [summarise(group, now=at) for group in _group_pools(valid)]
     totals = book.period_overage(session, contract.id, period.start)
     return BalanceRead(
         contract_id=contract.id,
@@ -84,22 +106,8 @@ def statement(session: Session, contract_id: int, *, month: date, now: datetime)
     period = period_containing(month, plan.period)
     month_end = add_months(month, 1)
     ensure_allotments(session, contract, plan, through=month)
-    own = session.scalar(
-        select(Allotment).where(
-            col(Allotment.contract_id) == contract.id,
-            col(Allotment.period_start) == period.start,
-        )
-    )
-    if own is not None and own.pool_first_month is not None:
-        shown: Sequence[Allotment] = session.scalars(
-            select(Allotment).where(
-                col(Allotment.contract_id) == contract.id,
-                col(Allotment.pool_first_month) == own.pool_first_month,
-            )
-        ).all()
-    else:
-        shown = [own] if own is not None else []
-    summary = _summarise(shown, now=now) if shown else None
+    shown = period_allotments(session, contract.id, period.start)
+    summary = summarise(shown, now=now) if shown else None
     overage, late = _month_overage(
         session, contract.id, month=month, month_end=month_end, whole_period=period.months == 1
     )
