@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from app.auth.tokens import Principal, Role, authenticate
+from app.idempotency.context import current_claim
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -18,6 +19,9 @@ def get_session(request: Request) -> Iterator[Session]:
     failed commit can never follow a 2xx.
     """
     session: Session = request.app.state.session_factory()
+    claim = current_claim.get()
+    if claim is not None:
+        claim.session = session  # a keyed write stores its response in this transaction
     try:
         yield session
         session.commit()

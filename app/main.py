@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
-from app.idempotency.claims import IdempotentReplay, replay_response
+from app.idempotency import claims as idempotency
 from app.routes import (
     billing_runs,
     contracts,
@@ -30,7 +30,13 @@ Money is a decimal string in the contract's currency; durations are integer minu
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
-    app = FastAPI(title="Hourglass", version="1.0.0", description=API_DESCRIPTION)
+    app = FastAPI(
+        title="Hourglass",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        # First of every route's dependencies: Idempotency-Key on every write (SPEC rule 8).
+        dependencies=[idempotency.IdempotencyClaim],
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
@@ -39,10 +45,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
-
-    @app.exception_handler(IdempotentReplay)
-    async def _replay(_request: object, exc: IdempotentReplay) -> object:
-        return replay_response(exc)
 
     for module in (
         plans,
@@ -57,4 +59,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         portal,
     ):
         app.include_router(module.router)
+    idempotency.install(app)  # last: it wraps every write route included above
     return app

@@ -1,35 +1,50 @@
-"""Claiming an idempotency key before the work, completing it with the work.
+"""`Idempotency-Key` on every write (SPEC rule 8), applied app-wide.
 
-The claim commits on its own, before the request's unit of work begins, so a second request
-with the same key sees it at once (in flight → 409). The response is stored in the same
-transaction as the work it describes, so a replay can never disagree with what was written.
+`idempotency_claim` is an application-level dependency, so it runs first on every route, those
+added later included. On a POST/PUT/PATCH/DELETE that carries a key and a bearer token it claims
+the key for that token. The claim commits on its own, before the request's unit of work begins,
+so a second request with the same key sees it at once (in flight → 409). The route's endpoint is
+wrapped (`ensure_wrapped`) so that its response is serialised before the request's session
+commits and stored in that same transaction: a replay can never disagree with what was written.
 If the work fails, the claim is released and the key can be used again.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
+import inspect
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import ResponseValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, delete, select
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.tokens import Principal
 from app.dependencies import get_principal
+from app.idempotency.context import current_claim
 from app.idempotency.models import IdempotencyKey
 from ledger.base import utcnow
-from ledger.errors import Conflict
+from ledger.errors import Conflict, InvalidInput
 
 KEEP_FOR = timedelta(days=8)  # SPEC: at least 7 days
 ABANDONED_AFTER = timedelta(minutes=5)  # an in-flight claim this old died with its process
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+_BASE64 = "base64;"
+log = logging.getLogger("hourglass")
 
 
 class IdempotencyConflict(Conflict):
@@ -37,76 +52,104 @@ class IdempotencyConflict(Conflict):
 
 
 class IdempotentReplay(Exception):
-    def __init__(self, status: int, body: str) -> None:
+    def __init__(self, status: int, body: str, media_type: str | None = None) -> None:
         self.status = status
         self.body = body
+        self.media_type = media_type
 
 
-def replay_response(replay: IdempotentReplay) -> JSONResponse:
-    return JSONResponse(
-        json.loads(replay.body),
+def replay_response(replay: IdempotentReplay) -> Response:
+    media = replay.media_type or "application/json"
+    if media.startswith(_BASE64):
+        media = media.removeprefix(_BASE64)
+        content = base64.b64decode(replay.body)
+    else:
+        content = replay.body.encode()
+    return Response(
+        content=content or None,
         status_code=replay.status,
+        media_type=media if content else None,
         headers={"Idempotent-Replayed": "true"},
     )
 
 
 @dataclass
-class Claim:
-    """A claimed key (or None when the request carried no key)."""
+class ActiveClaim:
+    """A key claimed for this request; the request's session joins it when it opens."""
 
-    key: str | None
-    claim_id: int | None = None
+    factory: sessionmaker[Session]
+    claim_id: int
+    session: Session | None = None
+    completed: bool = field(default=False)
 
-    def respond(self, session: Session, result: Any, *, status: int = 201) -> JSONResponse:
-        """Store the response with the work (same transaction) and return it."""
-        body = jsonable_encoder(result)
-        if self.claim_id is not None:
-            row = session.get(IdempotencyKey, self.claim_id)
-            assert row is not None
-            row.state = "completed"
-            row.response_status = status
-            row.response_body = json.dumps(body)
-            session.flush()
-        return JSONResponse(body, status_code=status)
+    def complete(self, status: int, body: bytes, media_type: str | None) -> None:
+        try:
+            text, media = body.decode("utf-8"), media_type
+        except UnicodeDecodeError:
+            text, media = base64.b64encode(body).decode(), _BASE64 + (media_type or "")
+        if self.session is not None:
+            self._store(self.session, status, text, media)
+            self.session.flush()
+        else:  # a route without the request session: store it on its own
+            session = self.factory()
+            try:
+                self._store(session, status, text, media)
+                session.commit()
+            finally:
+                session.close()
+        self.completed = True
+
+    def _store(self, session: Session, status: int, text: str, media: str | None) -> None:
+        row = session.get(IdempotencyKey, self.claim_id)
+        assert row is not None
+        row.state = "completed"
+        row.response_status = status
+        row.response_media_type = media
+        row.response_body = text
 
 
-async def _fingerprint(request: Request, principal: Principal) -> str:
-    """Method, path, canonical body and the caller's token: another caller reusing a key is a
-    conflict, never a replay of someone else's response."""
-    raw = await request.body()
+_active = current_claim
+
+
+def _fingerprint(raw: bytes, *, method: str, path: str) -> str:
+    """Method, path and canonical body: the same key for another request is a conflict."""
     try:
         canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
     except ValueError:
         canonical = raw.decode("utf-8", "replace")
-    text = f"{principal.token_id} {request.method} {request.url.path}\n{canonical}"
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def _claim(factory: sessionmaker[Session], key: str, fingerprint: str) -> int:
+def _claim(factory: sessionmaker[Session], *, token_id: int, key: str, fingerprint: str) -> int:
     session = factory()
     try:
         purge_expired(session)
-        existing = session.scalar(select(IdempotencyKey).where(col(IdempotencyKey.key) == key))
+        existing = session.scalar(
+            select(IdempotencyKey).where(
+                col(IdempotencyKey.token_id) == token_id, col(IdempotencyKey.key) == key
+            )
+        )
         now = utcnow()
         if existing is not None:
             if existing.fingerprint != fingerprint:
                 raise IdempotencyConflict(
-                    "this Idempotency-Key was already used with a different request body",
-                    field="Idempotency-Key",
+                    "this Idempotency-Key was already used with a different request",
+                    field=HEADER,
                 )
             if existing.state == "completed":
                 assert existing.response_status is not None and existing.response_body is not None
-                raise IdempotentReplay(existing.response_status, existing.response_body)
+                raise IdempotentReplay(
+                    existing.response_status, existing.response_body, existing.response_media_type
+                )
             if existing.created_at > now - ABANDONED_AFTER:
                 raise IdempotencyConflict(
-                    "a request with this Idempotency-Key is still in progress",
-                    field="Idempotency-Key",
+                    "a request with this Idempotency-Key is still in progress", field=HEADER
                 )
             existing.created_at = now  # reclaim an abandoned claim
             session.commit()
             assert existing.id is not None
             return existing.id
-        row = IdempotencyKey(key=key, fingerprint=fingerprint)
+        row = IdempotencyKey(token_id=token_id, key=key, fingerprint=fingerprint)
         session.add(row)
         session.commit()
         assert row.id is not None
@@ -114,7 +157,7 @@ def _claim(factory: sessionmaker[Session], key: str, fingerprint: str) -> int:
     except IntegrityError as exc:
         session.rollback()
         raise IdempotencyConflict(
-            "a request with this Idempotency-Key is still in progress", field="Idempotency-Key"
+            "a request with this Idempotency-Key is still in progress", field=HEADER
         ) from exc
     except BaseException:
         session.rollback()
@@ -136,38 +179,6 @@ def _release(factory: sessionmaker[Session], claim_id: int) -> None:
         session.close()
 
 
-async def request_fingerprint(
-    request: Request, principal: Annotated[Principal, Depends(get_principal)]
-) -> str:
-    return await _fingerprint(request, principal)
-
-
-def idempotency_claim(
-    request: Request,
-    fingerprint: Annotated[str, Depends(request_fingerprint)],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=255,
-            description="repeat a request safely: same key and body → the first result",
-        ),
-    ] = None,
-) -> Iterator[Claim]:
-    """Declare it after the role check and BEFORE the session parameter: it is set up after
-    authorisation and torn down last, after the request's transaction has rolled back."""
-    if idempotency_key is None or not idempotency_key.strip():
-        yield Claim(key=None)
-        return
-    factory = request.app.state.session_factory
-    claim_id = _claim(factory, idempotency_key.strip(), fingerprint)
-    try:
-        yield Claim(key=idempotency_key, claim_id=claim_id)
-    except BaseException:
-        _release(factory, claim_id)
-        raise
-
-
 def purge_expired(session: Session) -> int:
     """Drop keys past their keeping time; cheap (indexed), so every claim does it."""
     result = session.execute(
@@ -176,4 +187,175 @@ def purge_expired(session: Session) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-IdempotencyDep = Annotated[Claim, Depends(idempotency_claim, scope="function")]
+async def idempotency_claim(request: Request) -> AsyncIterator[None]:
+    """The application-wide dependency: a no-op unless a write carries a key and a token.
+
+    Requests without a bearer token (the Stripe webhook) have no one to own a key: they are
+    processed normally. An invalid or revoked token is refused (401) before any claim.
+    """
+    raw_key = request.headers.get(HEADER)
+    route = request.scope.get("route")
+    if (
+        request.method not in WRITE_METHODS
+        or raw_key is None
+        or not raw_key.strip()
+        or "authorization" not in request.headers
+        or not isinstance(route, APIRoute)
+    ):
+        yield
+        return
+    key = raw_key.strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(f"at most {MAX_KEY_LENGTH} characters", field=HEADER)
+    principal = await run_in_threadpool(get_principal, request)
+    fingerprint = _fingerprint(await request.body(), method=request.method, path=request.url.path)
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    claim_id = await run_in_threadpool(
+        functools.partial(
+            _claim, factory, token_id=principal.token_id, key=key, fingerprint=fingerprint
+        )
+    )
+    claim = ActiveClaim(factory=factory, claim_id=claim_id)
+    _active.set(claim)
+    try:
+        yield
+    except BaseException:
+        await run_in_threadpool(_release, factory, claim_id)
+        raise
+    else:
+        if not claim.completed:  # a route `install` never saw: nothing to replay, free the key
+            log.warning("%s %s: Idempotency-Key not stored", request.method, route.path)
+            await run_in_threadpool(_release, factory, claim_id)
+    finally:
+        _active.set(None)
+
+
+IdempotencyClaim = Depends(idempotency_claim, scope="function")
+"""Give it to `FastAPI(dependencies=[...])`: it must come before every other dependency, so it
+is set up first and torn down last, after the request's transaction has rolled back."""
+
+
+def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also those of included routers (kept as branches by FastAPI)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            yield from _api_routes(original.routes)
+
+
+def write_routes(app: FastAPI) -> Iterator[APIRoute]:
+    for route in _api_routes(list(app.router.routes)):
+        if route.methods & WRITE_METHODS:
+            yield route
+
+
+def ensure_wrapped(route: APIRoute) -> None:
+    """Wrap a write route's endpoint so its response is stored with the work (once per route).
+
+    The endpoint itself is replaced (and the route's dependant call), before any request: FastAPI
+    builds each inclusion's handler from `route.endpoint` on first use.
+    """
+    call = route.endpoint
+    if getattr(call, "__hourglass_idempotent__", False):
+        return
+    if inspect.isgeneratorfunction(call) or inspect.isasyncgenfunction(call):
+        return  # streaming endpoints are not replayable
+    wrapped = _wrapped(route, call)
+    route.endpoint = wrapped
+    route.dependant.call = wrapped
+
+
+def _wrapped(route: APIRoute, call: Callable[..., Any]) -> Callable[..., Any]:
+    wrapper: Callable[..., Any]
+    if inspect.iscoroutinefunction(call):
+
+        async def async_wrapper(**kwargs: Any) -> Any:
+            return _respond(route, await call(**kwargs), kwargs)
+
+        wrapper = async_wrapper
+    else:
+
+        def sync_wrapper(**kwargs: Any) -> Any:
+            return _respond(route, call(**kwargs), kwargs)
+
+        wrapper = sync_wrapper
+    functools.update_wrapper(wrapper, call)
+    wrapper.__hourglass_idempotent__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _respond(route: APIRoute, result: Any, kwargs: dict[str, Any]) -> Any:
+    """Serialise the result as FastAPI would, store it with the claim, return the Response."""
+    claim = _active.get()
+    if claim is None or claim.completed:
+        return result
+    if isinstance(result, StreamingResponse):
+        return result
+    if isinstance(result, Response):
+        claim.complete(result.status_code, bytes(result.body), result.headers.get("content-type"))
+        return result
+    sub_response = (
+        kwargs.get(route.dependant.response_param_name)
+        if route.dependant.response_param_name
+        else None
+    )
+    status = (getattr(sub_response, "status_code", None) or route.status_code) or 200
+    content = _serialise(route, result)
+    response = Response(content=content, status_code=status, media_type="application/json")
+    if status in (204, 304) or status < 200:
+        response = Response(status_code=status)
+    if isinstance(sub_response, Response):
+        response.headers.raw.extend(
+            (k, v) for k, v in sub_response.headers.raw if k.lower() != b"content-length"
+        )
+    claim.complete(status, bytes(response.body), response.headers.get("content-type"))
+    return response
+
+
+def _serialise(route: APIRoute, result: Any) -> bytes:
+    response_field = route.response_field
+    if response_field is None:
+        return bytes(JSONResponse(jsonable_encoder(result)).body)
+    value, errors = response_field.validate(result, {}, loc=("response",))
+    if errors:
+        raise ResponseValidationError(errors=errors, body=result)
+    return response_field.serialize_json(
+        value,
+        include=route.response_model_include,
+        exclude=route.response_model_exclude,
+        by_alias=route.response_model_by_alias,
+        exclude_unset=route.response_model_exclude_unset,
+        exclude_defaults=route.response_model_exclude_defaults,
+        exclude_none=route.response_model_exclude_none,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Wrap every write route known now (others are wrapped on their first keyed request) and
+    turn replays into responses. The claim itself is `IdempotencyClaim`, an app dependency."""
+    for route in write_routes(app):
+        ensure_wrapped(route)
+
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
+        return replay_response(exc)
+
+
+# Kept for routes written against the earlier, per-route design: the generic layer now stores
+# the response, so `respond` only builds it.
+@dataclass
+class Claim:
+    key: str | None = None
+
+    def respond(self, session: Session, result: Any, *, status: int = 201) -> JSONResponse:
+        del session
+        return JSONResponse(jsonable_encoder(result), status_code=status)
+
+
+def _legacy_claim() -> Iterator[Claim]:
+    yield Claim()
+
+
+IdempotencyDep = Annotated[Claim, Depends(_legacy_claim)]

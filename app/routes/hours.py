@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from app.dependencies import AnyRole, Finance, SessionDep
-from app.idempotency.claims import IdempotencyDep
 from ledger.base import utcnow
 from ledger.contracts.service import get_contract
 from ledger.errors import InvalidInput
@@ -50,12 +49,10 @@ def get_statement(
 
 
 @router.post("/pools", status_code=201, response_model=PoolRead)
-def create_pool(
-    contract_id: int, body: PoolCreate, _: Finance, claim: IdempotencyDep, session: SessionDep
-) -> object:
+def create_pool(contract_id: int, body: PoolCreate, _: Finance, session: SessionDep) -> object:
     first_month = _month(body.first_month, "first_month")
     pools.create_pool(session, contract_id, first_month)
-    return claim.respond(session, pools.pool_summary(session, contract_id, first_month))
+    return pools.pool_summary(session, contract_id, first_month)
 
 
 @router.delete("/pools/{first_month}", status_code=204)

@@ -9,7 +9,6 @@ from fastapi.responses import Response
 
 from app.billing import issuer_details
 from app.dependencies import Finance, FinanceOrCustomer, SessionDep
-from app.idempotency.claims import IdempotencyDep
 from app.pagination import Page, PageParams, make_page
 from invoices import queries
 from invoices.issuing import void_invoice
@@ -95,7 +94,6 @@ def void(
     invoice_id: int,
     request: Request,
     _: Finance,
-    claim: IdempotencyDep,
     session: SessionDep,
     body: VoidRequest | None = None,
 ) -> object:
@@ -106,7 +104,7 @@ def void(
         issuer=issuer_details(request.app.state.settings),
         reason=body.reason if body else "",
     )
-    return claim.respond(session, queries.credit_note_to_read(session, note))
+    return queries.credit_note_to_read(session, note)
 
 
 @router.get("/v1/credit-notes/{credit_note_id}", response_model=CreditNoteRead)
@@ -132,7 +130,6 @@ def add_adjustment(
     contract_id: int,
     body: AdjustmentCreate,
     _: Finance,
-    claim: IdempotencyDep,
     session: SessionDep,
 ) -> object:
     """A manual amount (either sign) for the contract's next invoice."""
@@ -149,14 +146,11 @@ def add_adjustment(
     session.add(adjustment)
     session.flush()
     assert adjustment.id is not None
-    return claim.respond(
-        session,
-        AdjustmentRead(
-            id=adjustment.id,
-            contract_id=contract_id,
-            amount=money.format_amount(amount, contract.currency),
-            description=adjustment.description,
-            invoice_id=None,
-            created_at=adjustment.created_at,
-        ),
+    return AdjustmentRead(
+        id=adjustment.id,
+        contract_id=contract_id,
+        amount=money.format_amount(amount, contract.currency),
+        description=adjustment.description,
+        invoice_id=None,
+        created_at=adjustment.created_at,
     )

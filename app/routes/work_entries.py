@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from app.auth.tokens import Principal, Role
 from app.dependencies import AnyRole, FinanceOrSupport, SessionDep
-from app.idempotency.claims import IdempotencyDep
 from app.pagination import Page, PageParams, make_page
 from ledger.contracts.service import get_contract
 from ledger.errors import InvalidInput
@@ -29,19 +28,17 @@ def post_work_entry(
     contract_id: int,
     body: WorkEntryCreate,
     who: FinanceOrSupport,
-    claim: IdempotencyDep,
     session: SessionDep,
 ) -> object:
     _may_approve(who, body.approved_overage)
     entry = work.post_work(session, contract_id, body)
-    return claim.respond(session, work.to_reads(session, [entry])[0])
+    return work.to_reads(session, [entry])[0]
 
 
 @router.post("/v1/work-entries/batch", status_code=201, response_model=Page[WorkEntryRead])
 def post_work_entries_batch(
     body: WorkEntryBatch,
     who: FinanceOrSupport,
-    claim: IdempotencyDep,
     session: SessionDep,
 ) -> object:
     """All or nothing: one refused entry refuses the whole batch, naming its index."""
@@ -52,7 +49,7 @@ def post_work_entries_batch(
         for item in body.entries
     ]
     entries = work.post_batch(session, items)
-    return claim.respond(session, {"items": work.to_reads(session, entries), "next_cursor": None})
+    return {"items": work.to_reads(session, entries), "next_cursor": None}
 
 
 @router.get("/v1/contracts/{contract_id}/work-entries", response_model=Page[WorkEntryRead])
@@ -95,8 +92,7 @@ def get_work_entry(work_entry_id: int, session: SessionDep, who: AnyRole) -> Wor
 def reverse_work_entry(
     work_entry_id: int,
     _: FinanceOrSupport,
-    claim: IdempotencyDep,
     session: SessionDep,
 ) -> object:
     reversal = work.reverse_work(session, work_entry_id)
-    return claim.respond(session, work.to_reads(session, [reversal])[0])
+    return work.to_reads(session, [reversal])[0]

@@ -80,9 +80,10 @@ def test_a_key_still_in_flight_is_409(
     principal = authenticate(session, finance["Authorization"].removeprefix("Bearer "))
     assert principal is not None
     fingerprint = hashlib.sha256(
-        f"{principal.token_id} POST /v1/contracts/{contract}/work-entries\n{canonical}".encode()
+        f"POST /v1/contracts/{contract}/work-entries\n{canonical}".encode()
     ).hexdigest()
-    session.add(IdempotencyKey(key="k-flight", fingerprint=fingerprint))
+    claim = IdempotencyKey(token_id=principal.token_id, key="k-flight", fingerprint=fingerprint)
+    session.add(claim)
     session.flush()
     response = post_work_response(client, finance, contract, "2026-01-10", 60, key="k-flight")
     assert_problem(response, 409, mentions="in progress")
