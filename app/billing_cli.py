@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.billing import make_biller
+from app.cli_errors import print_error
 from app.db import make_engine, session_factory
 from app.payments import collect_after_run, gateway_from_settings, print_collection
 from app.settings import load_settings
@@ -25,7 +26,7 @@ def run_billing(period: str, *, dry_run: bool) -> int:
     try:
         month = parse_month(period)
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_error(str(exc))
         return 2
     settings = load_settings()
     engine = make_engine(settings.database_url)
@@ -37,7 +38,7 @@ def run_billing(period: str, *, dry_run: bool) -> int:
         try:
             run_id = flows.start_run(factory, month, now=utcnow())
         except DomainError as exc:
-            console.print(f"[red]error:[/red] {exc.detail}")
+            print_error(exc.detail)
             return 2
         with Progress(
             TextColumn(f"billing {period}"),

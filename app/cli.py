@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
+import sqlalchemy as sa
 import typer
 
-from app.auth.tokens import Role, create_token
+from app.auth.tokens import Role, create_token, list_tokens, revoke_token, to_read
+from app.cli_errors import CliError, print_error, require_schema, shown_url
 from app.db import make_engine, session_factory, unit_of_work
 from app.migrations import upgrade
 from app.settings import load_settings
 from ledger.errors import DomainError
 
-cli = typer.Typer(
-    help="Hourglass: support-package contracts, hours and invoices.", no_args_is_help=True
-)
-db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
-token_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
-billing_cli = typer.Typer(help="The month-end billing job.", no_args_is_help=True)
-payments_cli = typer.Typer(help="Collecting invoices through Stripe.", no_args_is_help=True)
+# Plain output: errors are ours (`error: …`, one line), never rich boxes.
+_plain = {"no_args_is_help": True, "rich_markup_mode": None, "pretty_exceptions_enable": False}
+cli = typer.Typer(help="Hourglass: support-package contracts, hours and invoices.", **_plain)
+db_cli = typer.Typer(help="Database schema.", **_plain)
+token_cli = typer.Typer(help="API tokens.", **_plain)
+billing_cli = typer.Typer(help="The month-end billing job.", **_plain)
+payments_cli = typer.Typer(help="Collecting invoices through Stripe.", **_plain)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(billing_cli, name="billing")
 cli.add_typer(payments_cli, name="payments")
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
+def _fail(message: str) -> CliError:
+    return CliError(message, exit_code=2)
+
+
+def _schema_url() -> str:
+    """The configured database URL, once it is known to hold the Hourglass schema."""
+    url = load_settings().database_url
+    require_schema(url)
+    return url
 
 
 @db_cli.command("upgrade")
@@ -58,8 +69,7 @@ def token_create(
     name: str = typer.Option("", help="a label for the token"),
 ) -> None:
     """Create a token and print it, alone, on the last line. It is not shown again."""
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(_schema_url())
     try:
         with unit_of_work(session_factory(engine)) as session:
             row, token = create_token(session, role=role, customer_id=customer, name=name)
@@ -69,6 +79,49 @@ def token_create(
     finally:
         engine.dispose()
     typer.echo(token)
+
+
+@token_cli.command("list")
+def token_list(
+    as_json: bool = typer.Option(False, "--json", help="print the tokens as JSON"),
+) -> None:
+    """List every token (never the token itself): id, role, customer, name, created, revoked."""
+    engine = make_engine(_schema_url())
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            rows = [to_read(row) for row in list_tokens(session, limit=100_000)]
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return
+    typer.echo(
+        f"{'id':>5}  {'role':<8}  {'customer':>8}  {'prefix':<11}  {'created':<20}  status  name"
+    )
+    for row in rows:
+        status = "revoked" if row.revoked_at else "active"
+        customer = str(row.customer_id) if row.customer_id is not None else "-"
+        created = row.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        typer.echo(
+            f"{row.id:>5}  {row.role.value:<8}  {customer:>8}  {row.prefix + '…':<11}  "
+            f"{created:<20}  {status:<7} {row.name}"
+        )
+
+
+@token_cli.command("revoke")
+def token_revoke(
+    token_id: int = typer.Argument(..., help="the token's id (see: token list)"),
+) -> None:
+    """Revoke a token: every request carrying it gets 401 from now on."""
+    engine = make_engine(_schema_url())
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            row = revoke_token(session, token_id)
+            typer.echo(f"revoked {row.role} token {row.id} ({row.prefix}…)")
+    except DomainError as exc:
+        raise CliError(exc.detail) from exc
+    finally:
+        engine.dispose()
 
 
 @cli.command()
@@ -93,6 +146,7 @@ def billing_run(
     """Close a period for every active contract and issue its invoices (resumable)."""
     from app.billing_cli import run_billing
 
+    _schema_url()
     raise typer.Exit(code=run_billing(period, dry_run=dry_run))
 
 
@@ -105,6 +159,7 @@ def billing_worker(
     """Work on billing runs started anywhere (PostgreSQL: any number of workers)."""
     from app.billing_cli import run_worker
 
+    _schema_url()
     run_worker(exit_when_idle=exit_when_idle)
 
 
@@ -115,6 +170,7 @@ def payments_collect(
     """Charge every issued invoice the payment outbox holds due, and print what happened."""
     from app.payments import run_collection
 
+    _schema_url()
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -125,4 +181,27 @@ def payments_collect(
 
 
 def main() -> None:
-    cli()
+    """Every error the command reports looks the same: `error: …` on stderr, one line."""
+    command = typer.main.get_command(cli)
+    try:
+        code = command.main(standalone_mode=False)
+    except typer.Abort:
+        print_error("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # bad usage: a missing option, an unknown command
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        print_error(message + hint)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except CliError as exc:
+        print_error(exc.message)
+        sys.exit(exc.exit_code)
+    except DomainError as exc:
+        print_error(exc.detail)
+        sys.exit(1)
+    except sa.exc.OperationalError as exc:
+        url = shown_url(load_settings().database_url)
+        print_error(f"database {url}: {str(exc.orig or exc).strip().splitlines()[0]}")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

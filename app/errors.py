@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -83,7 +84,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_of(err.get("loc", ())), "message": _message(err)}
+            {"field": "body", "message": _json_error(err, exc.body)}
+            if err.get("type") == "json_invalid"
+            else {"field": _field_of(err.get("loc", ())), "message": _message(err)}
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
@@ -98,11 +101,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            allowed = allowed_methods(request.app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return problem(
             exc.status_code,
             str(exc.detail),
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(sa_exc.DataError)
@@ -130,7 +138,48 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(500, "an unexpected error occurred; nothing was changed")
 
 
+def clean_message(message: str) -> str:
+    """Pydantic prefixes messages raised by our validators with "Value error, " (and
+    assertions with "Assertion failed, "): the reader needs neither."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
 def _message(err: Any) -> str:
-    message = str(err.get("msg", "invalid"))
-    # Pydantic prefixes messages raised by our validators with "Value error, ".
-    return message.removeprefix("Value error, ")
+    return clean_message(str(err.get("msg", "invalid")))
+
+
+def _json_error(err: Any, document: Any) -> str:
+    """Where the JSON broke, as line and column (FastAPI gives a character offset)."""
+    reason = str((err.get("ctx") or {}).get("error") or "malformed")
+    loc = err.get("loc", ())
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if position is None or not isinstance(document, str | bytes):
+        return f"the body is not valid JSON: {reason}"
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"the body is not valid JSON at line {line}, column {column}: {reason}"
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of the application answers on `path` (for a 405's Allow)."""
+    table = getattr(app.state, "allowed_methods_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            methods = {m.upper() for m in item if m.upper() in _METHOD_ORDER}
+            if "GET" in methods:
+                methods.add("HEAD")
+            table.append((re.compile(f"^{pattern}$"), methods))
+        app.state.allowed_methods_table = table
+    found: set[str] = set()
+    for regex, methods in table:
+        if regex.match(path):
+            found |= methods
+    return [m for m in _METHOD_ORDER if m in found]

@@ -18,6 +18,7 @@ from app.routes import (
     plans,
     portal,
     sla,
+    tokens,
     work_entries,
 )
 from app.settings import Settings, load_settings
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         billing_runs,
         payments,
         portal,
+        tokens,
     ):
         app.include_router(module.router)
     idempotency.install(app)  # last: it wraps every write route included above

@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import tables  # noqa: F401  (every table, so foreign keys resolve in the CLI)
+from app.cli_errors import print_error
 from app.settings import Settings
 from invoices.payments import StripeConfig, StripeGateway
 from invoices.payments.collection import DEFAULT_LIMIT, CollectionSummary, collect_pending
@@ -77,7 +78,7 @@ def run_collection(settings: Settings, factory: sessionmaker[Session], *, limit:
     console = Console()
     gateway = gateway_from_settings(settings)
     if gateway is None:
-        console.print("[red]error:[/red] Stripe is not configured: set HOURGLASS_STRIPE_API_KEY")
+        print_error("Stripe is not configured: set HOURGLASS_STRIPE_API_KEY")
         return 2
     print_collection(console, collect_pending(factory, gateway, now=utcnow(), limit=limit))
     return 0

@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from app.auth.models import ApiToken
+from ledger.base import utcnow
 from ledger.customers.service import get_customer
 from ledger.errors import InvalidInput, NotFound
 
@@ -75,3 +78,48 @@ def authenticate(session: Session, token: str) -> Principal | None:
         return None
     assert row.id is not None
     return Principal(token_id=row.id, role=Role(row.role), customer_id=row.customer_id)
+
+
+class TokenRead(BaseModel):
+    """What may be shown of a token: never the token itself, nor its hash."""
+
+    id: int
+    name: str
+    role: Role
+    customer_id: int | None
+    prefix: str = Field(description="the token's first characters, to recognise it")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def to_read(row: ApiToken) -> TokenRead:
+    assert row.id is not None
+    return TokenRead(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        customer_id=row.customer_id,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def list_tokens(
+    session: Session, *, after_id: int | None = None, limit: int = 1000
+) -> list[ApiToken]:
+    query = select(ApiToken).order_by(col(ApiToken.id)).limit(limit)
+    if after_id is not None:
+        query = query.where(col(ApiToken.id) > after_id)
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken:
+    """From now on the token gets 401. Revoking a revoked token changes nothing."""
+    row = session.get(ApiToken, token_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+    return row

@@ -193,3 +193,86 @@ def test_serve_migrates_then_answers_health_and_openapi(
             server.wait(timeout=5)
         if server.stdout:
             server.stdout.close()
+
+
+def test_without_the_schema_a_command_says_so_in_one_line_and_creates_no_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`hourglass billing run` from a directory with no ./hourglass.db (the default URL)."""
+    env = {k: v for k, v in env.items() if k != "HOURGLASS_DATABASE_URL"}
+    for args in (
+        ("billing", "run", "--period", "2026-01"),
+        ("token", "list"),
+        ("token", "create", "--role", "finance"),
+        ("payments", "collect"),
+    ):
+        result = hourglass(env, tmp_path, *args)
+        assert result.returncode != 0, args
+        lines = result.stderr.strip().splitlines()
+        assert lines == [
+            "error: the database sqlite:///./hourglass.db has no Hourglass schema;"
+            " create it with: hourglass db upgrade"
+        ], (args, result.stderr)
+        assert list(tmp_path.iterdir()) == [], args
+
+
+def test_an_empty_database_is_named_without_its_password(
+    env: dict[str, str], tmp_path: Path, sqlite_engine: sa.Engine, database_url: str
+) -> None:
+    with sqlite_engine.connect() as connection:  # the file exists, the schema does not
+        connection.execute(sa.text("CREATE TABLE unrelated (id INTEGER)"))
+        connection.commit()
+    result = hourglass(env, tmp_path, "token", "list")
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        f"error: the database {database_url} has no Hourglass schema;"
+        " create it with: hourglass db upgrade"
+    )
+    unreachable = env | {"HOURGLASS_DATABASE_URL": "postgresql://hg:s3cret@127.0.0.1:9/hg"}
+    result = hourglass(unreachable, tmp_path, "token", "list")
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "s3cret" not in result.stderr and "127.0.0.1:9" in result.stderr
+
+
+def test_every_error_has_one_style(
+    env: dict[str, str], tmp_path: Path, migrated: sa.Engine
+) -> None:
+    for args in (
+        ("billing", "run"),  # a missing option: the parser's error, in our style
+        ("no-such-command",),
+        ("token", "revoke", "not-a-number"),
+        ("token", "revoke", "4242"),
+        ("token", "create", "--role", "customer"),
+        ("billing", "run", "--period", "2026-13"),
+    ):
+        result = hourglass(env, tmp_path, *args)
+        assert result.returncode != 0, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+        for noise in ("Traceback", "Error:", "╭", "│", "Value error"):
+            assert noise not in result.stderr + result.stdout, (args, noise)
+
+
+def test_token_list_and_revoke(
+    env: dict[str, str], tmp_path: Path, migrated: sa.Engine, database_url: str
+) -> None:
+    created = hourglass(env, tmp_path, "token", "create", "--role", "support", "--name", "desk")
+    token = created.stdout.splitlines()[-1]
+    listed = hourglass(env, tmp_path, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "desk" in listed.stdout and "active" in listed.stdout
+    assert token not in listed.stdout and hash_token(token) not in listed.stdout
+    as_json = hourglass(env, tmp_path, "token", "list", "--json")
+    (row,) = __import__("json").loads(as_json.stdout)
+    assert (row["name"], row["role"], row["revoked_at"]) == ("desk", "support", None)
+
+    app = create_app(Settings(database_url=database_url))
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/v1/incidents", headers=headers).status_code == 200
+        revoked = hourglass(env, tmp_path, "token", "revoke", str(row["id"]))
+        assert revoked.returncode == 0, revoked.stderr
+        assert client.get("/v1/incidents", headers=headers).status_code == 401
+    app.state.engine.dispose()
+    assert "revoked" in hourglass(env, tmp_path, "token", "list").stdout
