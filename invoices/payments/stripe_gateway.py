@@ -20,6 +20,7 @@ failed result, so a caller cannot mistake a decline for a payment by forgetting 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,7 +249,9 @@ class StripeGateway:
         """Check a webhook's `Stripe-Signature` and return the event as a plain dict.
 
         Uses Stripe's scheme (`t=<unix time>,v1=<HMAC-SHA256 of "t.payload">`) and its default
-        tolerance of five minutes, so a captured request cannot be replayed later.
+        tolerance of five minutes, so a captured request cannot be replayed later. Stripe's
+        library checks only the past side; a timestamp more than five minutes ahead is refused
+        too (SPEC "Payments"), so a signature made for later cannot be used now and then.
         """
         secret = self._config.webhook_secret
         if not secret:
@@ -257,6 +260,7 @@ class StripeGateway:
             stripe.WebhookSignature.verify_header(
                 payload, signature_header, secret, stripe.Webhook.DEFAULT_TOLERANCE
             )
+            _refuse_future_timestamp(signature_header, tolerance=stripe.Webhook.DEFAULT_TOLERANCE)
             event = json.loads(payload)
         except stripe.SignatureVerificationError as error:
             raise InvalidWebhook(f"webhook signature rejected: {error.user_message}") from error
@@ -427,3 +431,20 @@ def _plain_metadata(metadata: Any) -> dict[str, str]:
 
 def _metadata_contains(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(metadata.get(key) == value for key, value in wanted.items())
+
+
+def _refuse_future_timestamp(signature_header: str | None, *, tolerance: int) -> None:
+    """The signature is valid (checked first); its `t=` must not lie beyond now + tolerance."""
+    stamps = [
+        part.partition("=")[2]
+        for part in (signature_header or "").split(",")
+        if part.strip().startswith("t=")
+    ]
+    try:
+        timestamp = int(stamps[0].strip())
+    except (IndexError, ValueError) as error:
+        raise InvalidWebhook("webhook signature rejected: no timestamp") from error
+    if timestamp > time.time() + tolerance:
+        raise InvalidWebhook(
+            "webhook signature rejected: its timestamp is more than 5 minutes in the future"
+        )

@@ -16,6 +16,7 @@ A success must match the invoice's total and currency, or it is ignored (and log
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,13 +148,27 @@ def _metadata(intent: Mapping[str, Any]) -> Mapping[str, Any]:
     return metadata if isinstance(metadata, Mapping) else {}
 
 
+_MAX_ID = 2**31 - 1  # the id column's range on PostgreSQL
+
+
+def _invoice_id(raw: object) -> int | None:
+    """The id our metadata carries: ASCII digits within the column's range, or nothing.
+
+    `str.isdigit` also accepts "²" or "٣", which `int` then refuses or reads as another number.
+    """
+    text = raw if isinstance(raw, str) else ""
+    if not re.fullmatch(r"[0-9]{1,10}", text):
+        return None
+    value = int(text)
+    return value if 0 < value <= _MAX_ID else None
+
+
 def _find_invoice(
     session: Session, intent: Mapping[str, Any]
 ) -> tuple[Invoice | None, PaymentOutbox | None]:
     """The invoice (locked) and its outbox row (locked, in that order) a PaymentIntent pays."""
     metadata = _metadata(intent)
-    raw_id = str(metadata.get("invoice_id", ""))
-    invoice_id: int | None = int(raw_id) if raw_id.isdigit() else None
+    invoice_id = _invoice_id(metadata.get("invoice_id"))
     if invoice_id is None:
         invoice_id = session.scalar(
             select(col(PaymentOutbox.invoice_id)).where(

@@ -217,6 +217,37 @@ def test_a_stale_timestamp_is_400(client: TestClient, session: Session, charged:
     assert state(session, charged).status == "issued"
 
 
+def test_a_timestamp_in_the_future_is_400(
+    client: TestClient, session: Session, charged: Charged
+) -> None:
+    """stripe-python checks only the past side of the tolerance; SPEC wants both."""
+    payload = charged.event("payment_intent.succeeded")
+
+    response = deliver(client, payload, signed(payload, at=int(time.time()) + 600))
+
+    assert response.status_code == 400, response.text
+    assert "future" in response.json()["detail"]
+    assert state(session, charged).status == "issued"
+    assert events(session) == []
+    # Within the tolerance (a clock a little ahead) it is accepted.
+    ahead = deliver(client, payload, signed(payload, at=int(time.time()) + 120))
+    assert ahead.status_code == 200, ahead.text
+    assert state(session, charged).status == "paid"
+
+
+def test_an_invoice_id_that_is_not_plain_digits_is_no_invoice_of_ours(
+    client: TestClient, session: Session, charged: Charged
+) -> None:
+    for raw in ("²", "٣", "１", "99999999999999999999", "2147483648", "-1", " 1", "0", 1):
+        metadata = {**charged.intent.to_dict()["metadata"], "invoice_id": raw}
+        response = deliver(
+            client, charged.event("payment_intent.succeeded", metadata=metadata, id="pi_unknown")
+        )
+        assert response.status_code == 200, (raw, response.text)
+        assert response.json()["outcome"].startswith("ignored: no invoice"), raw
+    assert state(session, charged).status == "issued"
+
+
 def test_a_signed_body_that_is_not_an_event_is_400(client: TestClient) -> None:
     for payload in (b"not json", b'{"id": "evt_1"}', b'["payment_intent.succeeded"]'):
         assert deliver(client, payload).status_code == 400
