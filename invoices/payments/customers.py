@@ -21,13 +21,14 @@ from invoices.payments.models import PaymentOutbox
 from invoices.payments.stripe_gateway import (
     CardDeclined,
     PaymentMethodMissing,
+    PaymentMethodTaken,
     StripeGateway,
     StripeRequestRejected,
 )
 from ledger.base import unit_of_work
 from ledger.customers.models import Customer
 from ledger.customers.service import get_customer
-from ledger.errors import DomainError, InvalidInput
+from ledger.errors import Conflict, DomainError, InvalidInput
 
 
 class PaymentsNotConfigured(DomainError):
@@ -36,6 +37,10 @@ class PaymentsNotConfigured(DomainError):
 
 class PaymentMethodRefused(InvalidInput):
     title = "Payment method refused"
+
+
+class PaymentMethodOfAnother(Conflict):
+    title = "Payment method of another customer"
 
 
 def stripe_metadata(customer: Customer) -> dict[str, str]:
@@ -68,6 +73,10 @@ def save_default_payment_method(
     )
     try:
         attached_id = gateway.attach_default_payment_method(stripe_customer_id, payment_method_id)
+    except PaymentMethodTaken as error:
+        with unit_of_work(session_factory) as session:  # keep the mirror even so
+            _store_stripe_customer(session, customer_id, stripe_customer_id, now=now)
+        raise PaymentMethodOfAnother(error.message, field="payment_method_id") from error
     except (CardDeclined, PaymentMethodMissing, StripeRequestRejected) as error:
         with unit_of_work(session_factory) as session:  # keep the mirror even so
             _store_stripe_customer(session, customer_id, stripe_customer_id, now=now)

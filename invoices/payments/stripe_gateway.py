@@ -106,6 +106,10 @@ class IdempotencyConflict(PaymentGatewayError):
     """The idempotency key was already used for a different amount or currency."""
 
 
+class PaymentMethodTaken(PaymentGatewayError):
+    """Stripe shows the payment method attached to another customer: it is not ours to use."""
+
+
 class StripeRequestRejected(PaymentGatewayError):
     """Stripe refused the request itself (bad key, unknown customer, bad parameter): a bug or a
     misconfiguration, not something a retry fixes."""
@@ -174,8 +178,24 @@ class StripeGateway:
 
         Returns the id of the attached method: for Stripe's test tokens (`pm_card_visa`) attaching
         makes a new payment method with its own id, and that is the one to charge later.
+        A method Stripe shows attached to another customer is refused (`PaymentMethodTaken`):
+        Stripe (and localstripe) would otherwise move it, and one customer could charge
+        another's card.
         """
         with _translated_errors():
+            try:
+                found = self._client.v1.payment_methods.retrieve(payment_method_id)
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    raise PaymentMethodMissing(
+                        f"Stripe has no payment method {payment_method_id!r}"
+                    ) from error
+                raise
+            owner = _customer_id(found.customer)
+            if owner is not None and owner != customer_id:
+                raise PaymentMethodTaken(
+                    f"payment method {payment_method_id!r} is attached to another customer"
+                )
             try:
                 attached = self._client.v1.payment_methods.attach(
                     payment_method_id, params={"customer": customer_id}

@@ -106,6 +106,31 @@ def test_the_customer_saves_its_own_card_and_no_one_else_s(
     assert response.json()["has_payment_method"] is True
 
 
+def test_a_payment_method_attached_to_another_customer_is_refused(
+    client: TestClient,
+    finance: dict[str, str],
+    customer_headers: Callable[[int], dict[str, str]],
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """SPEC "Payments": only if Stripe does not show it attached to another customer."""
+    a, b = new_customer(client, finance), new_customer(client, finance)
+    saved = save_card(client, customer_headers(b), b, create_card(stripe_client))
+    assert saved.status_code == 200, saved.text
+    b_stripe = saved.json()["stripe_customer_id"]
+    b_card = stripe_client.v1.customers.retrieve(b_stripe).invoice_settings
+    assert b_card is not None and isinstance(b_card.default_payment_method, str)
+    card_of_b = b_card.default_payment_method
+
+    for headers in (customer_headers(a), finance):
+        response = save_card(client, headers, a, card_of_b)
+        assert_problem(response, 409, "another customer")
+        assert str(b) not in response.json()["detail"] and b_stripe not in response.json()["detail"]
+    assert client.get(f"/v1/customers/{a}", headers=finance).json()["has_payment_method"] is False
+    assert stripe_client.v1.payment_methods.retrieve(card_of_b).customer == b_stripe
+    # B itself may save it again (it is already B's).
+    assert save_card(client, customer_headers(b), b, card_of_b).status_code == 200
+
+
 def test_unknown_customer_is_404(
     client: TestClient, finance: dict[str, str], stripe_client: stripe.StripeClient
 ) -> None:
