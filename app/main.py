@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.idempotency import claims as idempotency
+from app.openapi import install_openapi
 from app.routes import (
     billing_runs,
     contracts,
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="Hourglass",
         version="1.0.0",
         description=API_DESCRIPTION,
+        docs_url=None,  # served offline by install_openapi
+        redoc_url=None,
         # First of every route's dependencies: Idempotency-Key on every write (SPEC rule 8).
         dependencies=[idempotency.IdempotencyClaim],
     )
@@ -62,4 +65,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     ):
         app.include_router(module.router)
     idempotency.install(app)  # last: it wraps every write route included above
+    install_openapi(app)
     return app

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, delete, select
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import get_principal
+from app.dependencies import principal_of
 from app.idempotency.context import current_claim
 from app.idempotency.models import IdempotencyKey
 from ledger.base import utcnow
@@ -207,7 +207,7 @@ async def idempotency_claim(request: Request) -> AsyncIterator[None]:
     key = raw_key.strip()
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(f"at most {MAX_KEY_LENGTH} characters", field=HEADER)
-    principal = await run_in_threadpool(get_principal, request)
+    principal = await run_in_threadpool(principal_of, request)
     fingerprint = _fingerprint(await request.body(), method=request.method, path=request.url.path)
     factory: sessionmaker[Session] = request.app.state.session_factory
     claim_id = await run_in_threadpool(
