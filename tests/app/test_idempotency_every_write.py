@@ -72,6 +72,7 @@ class World:
     client: TestClient
     finance: dict[str, str]
     stripe_api_base: str
+    session: Session
     made: dict[str, Any] = field(default_factory=dict)
 
     def post(self, path: str, body: Json | None = None) -> Json:
@@ -179,6 +180,14 @@ class World:
             return dict(listed[0])
 
         return self.once("invoice", make)
+
+    def token_id(self) -> int:
+        def make() -> int:
+            row, _ = create_token(self.session, role=Role.SUPPORT, name="to revoke")
+            assert row.id is not None
+            return row.id
+
+        return int(self.once("token", make))
 
     def card(self) -> str:
         client: stripe.StripeClient = make_stripe_client(self.stripe_api_base)
@@ -327,6 +336,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         {"period": "2026-02"} if w.work_entry() else {},
         {"period": "2026-03"},
     ),
+    ("DELETE", "/v1/tokens/{token_id}"): lambda w: (f"/v1/tokens/{w.token_id()}", None, None),
     ("POST", "/v1/customers/{customer_id}/payment-method"): lambda w: (
         f"/v1/customers/{w.customer()['id']}/payment-method",
         {"payment_method_id": w.card()},
@@ -368,7 +378,7 @@ def test_a_write_replays_with_its_key(
     session: Session,
     localstripe_url: str,  # noqa: F811
 ) -> None:
-    world = World(client=client, finance=finance, stripe_api_base=localstripe_url)
+    world = World(client=client, finance=finance, stripe_api_base=localstripe_url, session=session)
     url, body, other_body = SAMPLES[(method, path)](world)
     headers = finance | {"Idempotency-Key": f"walk-{method}-{path}"}
 
