@@ -9,7 +9,7 @@ rows, allotment totals and overage totals obey the real rules), then cloned in b
 SQLAlchemy core inserts and fresh ids. Every clone is a copy of rows the services wrote, so
 ledger totals stay consistent; the load time is reported apart from the run.
 
-    /work/venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3]
+    .venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3]
         [--workers 1,2] [--sqlite-loop run|worker|both] [--no-sqlite] [--no-postgres]
 
 On SQLite the report splits the wall time between `bill_period`, PDF rendering inside it, the

@@ -15,9 +15,9 @@ Measuring: the real app (`create_app`) in-process through FastAPI's TestClient w
 token, `--requests` balance reads after a warm-up; p50/p99 in ms. For scale, one SQL
 `SUM` over the contract's ledger is timed too: what the balance would cost without totals.
 
-    /work/venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
-    /work/venv/bin/python bench/ledger_balance.py --postgres         # throwaway PostgreSQL
-    /work/venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
+    .venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
+    .venv/bin/python bench/ledger_balance.py --postgres         # throwaway PostgreSQL
+    .venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
 """
 
 from __future__ import annotations

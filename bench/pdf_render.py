@@ -4,7 +4,7 @@ The month-end job renders one PDF per contract, so this number sizes a billing r
 draws the very same text, page by page, with `canvas.drawString` in the same embedded font: the gap
 between the two is the cost of layout (platypus tables, paragraphs, the chart).
 
-    /work/venv/bin/python bench/pdf_render.py [--iterations 200]
+    .venv/bin/python bench/pdf_render.py [--iterations 200]
 """
 
 from __future__ import annotations
