@@ -73,10 +73,11 @@ def _table_rows(output: str) -> list[list[str]]:
 
 def test_bad_or_unfinished_period_exits_with_code_2(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hourglass.db'}"
+    assert hourglass(url, "db", "upgrade").returncode == 0
     bad = hourglass(url, "billing", "run", "--period", "2026-13")
     assert bad.returncode == 2, (bad.stdout, bad.stderr)
-    assert "'2026-13' is not a month in the form YYYY-MM" in bad.stdout
+    assert "error: '2026-13' is not a month in the form YYYY-MM" in bad.stderr
     not_ended = hourglass(url, "billing", "run", "--period", "2099-01")
     assert not_ended.returncode == 2, (not_ended.stdout, not_ended.stderr)
-    assert "period 2099-01 has not ended yet" in not_ended.stdout
+    assert "error: period 2099-01 has not ended yet" in not_ended.stderr
     assert "Traceback" not in bad.stderr + not_ended.stderr

@@ -311,7 +311,7 @@ def test_the_cli_billing_run_collects_and_payments_collect_picks_up_the_rest(
     env.pop("HOURGLASS_STRIPE_API_KEY")
     unconfigured = _hourglass(env, "payments", "collect")
     assert unconfigured.returncode == 2
-    assert "HOURGLASS_STRIPE_API_KEY" in unconfigured.stdout
+    assert "error: Stripe is not configured: set HOURGLASS_STRIPE_API_KEY" in unconfigured.stderr
 
 
 def _statuses(factory: sessionmaker[Session]) -> dict[int, tuple[str, str]]:
