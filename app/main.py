@@ -8,6 +8,8 @@ from sqlalchemy.engine import Engine
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.idempotency.claims import IdempotentReplay, replay_response
+from app.observability import health, metrics
+from app.observability.middleware import RequestObservation
 from app.routes import (
     billing_runs,
     contracts,
@@ -36,15 +38,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_factory = session_factory(engine)
     install_error_handlers(app)
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     @app.exception_handler(IdempotentReplay)
     async def _replay(_request: object, exc: IdempotentReplay) -> object:
         return replay_response(exc)
 
     for module in (
+        health,
+        metrics,
         plans,
         customers,
         contracts,
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         portal,
     ):
         app.include_router(module.router)
+    app.add_middleware(RequestObservation)
     return app
