@@ -48,7 +48,10 @@ class RequestObservation:
             await self.app(scope, receive, send)
             return
         request_id = request_id_from(scope.get("headers", []))
-        token = request_id_var.set(request_id)
+        # Not reset afterwards: an unhandled error is logged by Starlette's outermost
+        # middleware, after this one, and must carry the id too. Each request runs in a task of
+        # its own (a copy of the context), so the value never leaks into another request.
+        request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -86,4 +89,3 @@ class RequestObservation:
                     "duration_ms": round(seconds * 1000, 2),
                 },
             )
-            request_id_var.reset(token)
