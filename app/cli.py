@@ -80,7 +80,7 @@ def serve(
         1, min=1, envvar="HOURGLASS_WORKERS", help="API processes (the API is stateless)"
     ),
     worker_healthcheck_timeout: int = typer.Option(
-        30,
+        60,
         min=1,
         envvar="HOURGLASS_WORKER_HEALTHCHECK_TIMEOUT",
         help="seconds a worker process may take to answer the supervisor (start-up included)",

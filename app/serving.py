@@ -5,7 +5,7 @@
 - uvicorn's supervisor pings each worker and kills one that does not answer within
   `timeout_worker_healthcheck` (5 s by default). On a loaded two-core machine a worker that is
   still importing the application can miss that, and is killed before it ever served; we give
-  workers 30 s by default (`--worker-healthcheck-timeout`, HOURGLASS_WORKER_HEALTHCHECK_TIMEOUT).
+  workers 60 s by default (`--worker-healthcheck-timeout`, HOURGLASS_WORKER_HEALTHCHECK_TIMEOUT).
 - With more than one process, HTTP metrics are kept in prometheus-client's multiprocess files
   (a fresh directory per server start, removed at exit) so any process's `/metrics` shows the
   sum over all of them.
@@ -43,4 +43,5 @@ def serve_api(*, host: str, port: int, workers: int, healthcheck_timeout: int) -
         )
     finally:
         if metrics_dir is not None:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
             shutil.rmtree(metrics_dir, ignore_errors=True)
