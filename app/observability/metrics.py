@@ -81,14 +81,16 @@ class TableCount:
             raise ValueError(f"not a table name: {self.table!r}")
 
 
-# Outbox name → the rows still waiting to go out. The "notify" outboxes plug in here by name.
+# Outbox name → the rows still waiting to go out. The e-mail and webhook outboxes are the
+# notifications' tables (invoices/notifications/models.py), the same conditions as their
+# `invoices.notifications.metrics` functions; until those tables exist they count 0.
 OUTBOXES: dict[str, TableCount] = {
     "payments": TableCount("payment_outbox", "state = 'pending'"),
-    "emails": TableCount("email_outbox", "sent_at IS NULL"),
-    "webhooks": TableCount("webhook_deliveries", "delivered_at IS NULL"),
+    "emails": TableCount("email_outbox", "state IN ('pending', 'sending')"),
+    "webhooks": TableCount("webhook_deliveries", "state = 'pending'"),
 }
-# Failed webhook delivery attempts, ever (a counter: rows of failed attempts are never deleted).
-WEBHOOK_DELIVERY_FAILURES = TableCount("webhook_delivery_attempts", "succeeded = false")
+# Failed webhook delivery attempts, ever (a counter: attempts are never deleted).
+WEBHOOK_DELIVERY_FAILURES = TableCount("webhook_attempts", "succeeded = false")
 
 
 def register_outbox(name: str, count: TableCount) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.billing import make_biller
-from app.db import make_engine, session_factory, unit_of_work
+from app.db import make_engine, normalise_url, session_factory, unit_of_work
 from app.main import create_app
 from app.observability import metrics
 from app.settings import Settings
@@ -125,14 +125,36 @@ def test_database_figures_are_counted_at_scrape(
     other.state.engine.dispose()
 
 
-def test_a_registered_outbox_is_counted(
+def test_the_notification_outboxes_plug_in(
     real_app: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client, _ = real_app
-    monkeypatch.setitem(
-        metrics.OUTBOXES, "tokens", metrics.TableCount("api_tokens", "revoked_at IS NULL")
+    """The e-mail and webhook conditions, run against stand-in tables of the same columns."""
+    client, url = real_app
+    engine = sa.create_engine(normalise_url(url), poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ops_emails (state VARCHAR(10))")
+        conn.exec_driver_sql("CREATE TABLE ops_webhooks (state VARCHAR(10))")
+        conn.exec_driver_sql("CREATE TABLE ops_attempts (succeeded BOOLEAN)")
+        for state in ("pending", "sending", "sent", "skipped", "failed"):
+            conn.execute(sa.text("INSERT INTO ops_emails VALUES (:s)"), {"s": state})
+        for state in ("pending", "pending", "delivered", "failed"):
+            conn.execute(sa.text("INSERT INTO ops_webhooks VALUES (:s)"), {"s": state})
+        for succeeded in (False, True, False, False):
+            conn.execute(sa.text("INSERT INTO ops_attempts VALUES (:s)"), {"s": succeeded})
+    engine.dispose()
+    for name, table in (("emails", "ops_emails"), ("webhooks", "ops_webhooks")):
+        monkeypatch.setitem(
+            metrics.OUTBOXES, name, metrics.TableCount(table, metrics.OUTBOXES[name].condition)
+        )
+    monkeypatch.setattr(
+        metrics,
+        "WEBHOOK_DELIVERY_FAILURES",
+        metrics.TableCount("ops_attempts", metrics.WEBHOOK_DELIVERY_FAILURES.condition),
     )
-    assert value(scrape(client), "hourglass_outbox_depth", outbox="tokens") == 0
+    text = scrape(client)
+    assert value(text, "hourglass_outbox_depth", outbox="emails") == 2
+    assert value(text, "hourglass_outbox_depth", outbox="webhooks") == 2
+    assert value(text, "hourglass_webhook_delivery_failures_total") == 3
     with pytest.raises(ValueError):
         metrics.TableCount("api_tokens; DROP TABLE x")
 
