@@ -9,7 +9,7 @@ from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.idempotency.claims import IdempotentReplay, replay_response
 from app.observability import health, metrics
-from app.observability.middleware import RequestObservation
+from app.observability.middleware import observe_requests
 from app.routes import (
     billing_runs,
     contracts,
@@ -57,5 +57,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         portal,
     ):
         app.include_router(module.router)
-    app.add_middleware(RequestObservation)
+    observe_requests(app)
     return app

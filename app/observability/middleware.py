@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.logs import request_id_var
@@ -48,10 +49,7 @@ class RequestObservation:
             await self.app(scope, receive, send)
             return
         request_id = request_id_from(scope.get("headers", []))
-        # Not reset afterwards: an unhandled error is logged by Starlette's outermost
-        # middleware, after this one, and must carry the id too. Each request runs in a task of
-        # its own (a copy of the context), so the value never leaks into another request.
-        request_id_var.set(request_id)
+        token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -89,3 +87,15 @@ class RequestObservation:
                     "duration_ms": round(seconds * 1000, 2),
                 },
             )
+            request_id_var.reset(token)
+
+
+def observe_requests(app: FastAPI) -> None:
+    """Wrap the whole middleware stack, Starlette's error middleware included, so that an
+    unhandled error's 500 also carries the request id and is counted and logged as a 500."""
+    build = app.build_middleware_stack
+
+    def build_observed() -> ASGIApp:
+        return RequestObservation(build())
+
+    app.build_middleware_stack = build_observed  # type: ignore[method-assign]

@@ -67,7 +67,9 @@ def _traffic(app: FastAPI, finance: dict[str, str]) -> list[str]:
         headers={"Stripe-Signature": signed(payload, secret=WEBHOOK_SECRET)},
     )
     client.post("/v1/stripe/webhook", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
-    assert client.get("/boom-for-log-test").status_code == 500
+    boom_response = client.get("/boom-for-log-test", headers={"X-Request-Id": "boom-1"})
+    assert boom_response.status_code == 500
+    assert boom_response.headers["x-request-id"] == "boom-1"
     # A library that logs what it should not: the redaction is the last step of every line.
     logging.getLogger("stripe").warning(
         "request to Stripe with Authorization: Bearer %s card=%s", STRIPE_KEY, CARD
