@@ -40,10 +40,13 @@ def captured() -> Iterator[Any]:
         configure_logging(log_format, stream=stream)
         return stream
 
-    yield capture
     root = logging.getLogger()
+    level = root.level
+    yield capture
     for handler in [h for h in root.handlers if h.get_name() == "hourglass"]:
         root.removeHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
 
 
 def _traffic(app: FastAPI, finance: dict[str, str]) -> list[str]:
