@@ -8,6 +8,7 @@ against a database that was not upgraded yet takes no requests.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
@@ -48,6 +49,9 @@ def current_revisions(engine: Engine) -> set[str] | None:
 
 def schema_problem(engine: Engine) -> str | None:
     """Why the database cannot serve this code, or None when it can."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).exists():
+        return "the database has no Hourglass schema: run `hourglass db upgrade`"  # not created
     try:
         current = current_revisions(engine)
     except Exception as exc:  # no connection at all

@@ -48,6 +48,15 @@ def _metric(text: str, name: str) -> float:
     raise AssertionError(f"{name} not exposed")
 
 
+def _health_requests(text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "hourglass_http_requests_total" and sample.labels["route"] == "/health"
+    )
+
+
 def _libpq(url: str) -> str:
     return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -99,11 +108,16 @@ def test_the_guide_on_postgresql(
 
         # 10. Metrics from the database agree whichever process answers.
         base = f"http://127.0.0.1:{port}"
+        health_before = _health_requests(httpx.get(f"{base}/metrics", timeout=10).text)
+        for _ in range(20):  # spread over both API processes by the kernel
+            assert httpx.get(f"{base}/health", headers={"Connection": "close"}).status_code == 200
         for _ in range(4):
             scraped = httpx.get(f"{base}/metrics", timeout=10)
             assert scraped.status_code == 200
             assert _metric(scraped.text, "hourglass_invoices_issued_total") == len(invoices)
             assert _metric(scraped.text, "hourglass_billing_jobs_waiting") == 0
+            # HTTP counters are summed over the processes: every scrape sees all 20.
+            assert _health_requests(scraped.text) - health_before == 20
         listed = httpx.get(f"{base}/v1/invoices", headers=finance, params={"limit": 100})
         assert listed.status_code == 200 and len(listed.json()["items"]) == len(invoices)
 

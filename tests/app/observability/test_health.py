@@ -4,6 +4,7 @@ at the latest migration (SPEC "Operations"), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,6 +52,8 @@ def test_not_ready_on_an_empty_database(serve: Any, database_factory: Any) -> No
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "no Hourglass schema" in response.json()["detail"]
+    if database_factory.kind == "sqlite":
+        assert not Path(sa.make_url(url).database or "").exists(), "a probe created the file"
 
 
 def test_not_ready_one_migration_behind(serve: Any, fresh_database: str) -> None:
