@@ -35,7 +35,7 @@ def _version(value: bool) -> None:
 
 @cli.callback()
 def _main(
-    _version: bool = typer.Option(
+    show_version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="print the version and exit"
     ),
 ) -> None:

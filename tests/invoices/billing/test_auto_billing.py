@@ -150,18 +150,18 @@ def _finished_at(factory: sessionmaker[Session], run_id: int) -> datetime:
 
 
 def test_failed_contracts_are_retried_with_backoff(
-    billed: tuple[str, sessionmaker[Session], Any], monkeypatch: pytest.MonkeyPatch
+    billed: tuple[str, sessionmaker[Session], Any],
 ) -> None:
     url, factory, data = billed
     broken = data.contract_ids[1]
-    real_bill_period = flows.bill_period
-
-    def flaky(session: Session, **kwargs: Any) -> Any:
-        if kwargs["contract"].id == broken:
-            raise RuntimeError("the PDF renderer fell over")
-        return real_bill_period(session, **kwargs)
-
-    monkeypatch.setattr(flows, "bill_period", flaky)
+    # A contract whose billing fails until someone fixes it: a currency with no exponent.
+    with unit_of_work(factory) as session:
+        currency = session.scalar(
+            sa.text("SELECT currency FROM contracts WHERE id = :id"), {"id": broken}
+        )
+        session.execute(
+            sa.text("UPDATE contracts SET currency = 'ZZZ' WHERE id = :id"), {"id": broken}
+        )
     (run_id,) = auto.start_due_runs(factory, FEB_1_NOON, worker="a")
     _work(url, factory)
     assert _runs(factory)[-1][2] == "completed_with_failures"
@@ -183,9 +183,12 @@ def test_failed_contracts_are_retried_with_backoff(
     far = _finished_at(factory, run_id) + timedelta(days=30)
     assert auto.retry_failed(factory, far) == []
 
-    # A fresh row (say, after a person raised the limit) is retried and now succeeds.
-    monkeypatch.setattr(flows, "bill_period", real_bill_period)
+    # Fixed, and the limit raised by a person: the next retry bills it.
     with unit_of_work(factory) as session:
+        session.execute(
+            sa.text("UPDATE contracts SET currency = :c WHERE id = :id"),
+            {"c": currency, "id": broken},
+        )
         row = session.get(AutoBillingRun, date(2026, 1, 1))
         assert row is not None and row.retries == len(RETRY_BACKOFF)
         row.retries = 0
