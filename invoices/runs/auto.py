@@ -122,6 +122,13 @@ def start_due_runs(factory: sessionmaker[Session], now: datetime, *, worker: str
     return [run_id]
 
 
+def is_settled(factory: sessionmaker[Session], month: date) -> bool:
+    """Whether the month's run has been started (by any process): nothing left to claim."""
+    with unit_of_work(factory) as session:
+        row = session.get(AutoBillingRun, month)
+        return row is not None and row.run_id is not None
+
+
 def retry_failed(factory: sessionmaker[Session], now: datetime) -> list[int]:
     """Put the failed contracts of auto-billed runs back to work once their back-off has
     passed. Returns the ids of the runs reopened by this call."""

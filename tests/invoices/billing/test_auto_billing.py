@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auto_billing import make_tick
 from app.billing import make_biller
 from app.settings import Settings
 from invoices.runs import auto, flows
@@ -209,3 +211,32 @@ def test_the_worker_loop_ticks(billed: tuple[str, sessionmaker[Session], Any]) -
     assert flows.work_any(biller, idle_exit=True, tick=tick) == len(data.contract_ids)
     assert flows.work_any(biller, idle_exit=True, tick=tick) == 0
     assert len(stored_invoices(url)) == len(data.contract_ids)
+
+
+def test_the_hook_stops_asking_once_the_month_is_started(
+    billed: tuple[str, sessionmaker[Session], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, factory, _ = billed
+    calls: list[str] = []
+    real_start = auto.start_due_runs
+
+    def counted(f: Any, now: datetime, *, worker: str) -> list[int]:
+        calls.append(worker)
+        return real_start(f, now, worker=worker)
+
+    monkeypatch.setattr(auto, "start_due_runs", counted)
+    clock = [FEB_1_NOON]
+    biller = replace(make_biller(Settings(database_url=url), factory), clock=lambda: clock[0])
+    mine, other = make_tick(every=0, retry_every=0), make_tick(every=0, retry_every=0)
+    mine(replace(biller, worker="mine"))
+    other(replace(biller, worker="other"))  # finds it started: settled too
+    for _ in range(3):
+        mine(replace(biller, worker="mine"))
+        other(replace(biller, worker="other"))
+    assert calls == ["mine", "other"]
+    assert len(_runs(factory)) == 1
+    clock[0] = datetime(2026, 3, 1, 12, tzinfo=UTC)  # February is due
+    other(replace(biller, worker="other"))
+    mine(replace(biller, worker="mine"))
+    assert calls == ["mine", "other", "other", "mine"]
+    assert [period for _, period, _ in _runs(factory)] == [date(2026, 1, 1), date(2026, 2, 1)]
