@@ -12,6 +12,12 @@ Two kinds of metrics, kept apart on purpose:
   `hourglass_invoices_issued_total` is the number of invoices that carry a number, which only
   ever grows (a void keeps its number), so it is a true counter.
 
+prometheus-client directly rather than prometheus-fastapi-instrumentator: the instrumentator
+names its metrics `http_requests_total{handler,status="2xx"}`; SPEC's names and labels would
+need its custom-instrumentation hooks, i.e. our own code on top of it; its multiprocess support
+is prometheus-client's anyway; and one middleware of ours times the request once for the
+metrics, the request id and the log line.
+
 Outboxes register themselves in `OUTBOXES` (name → table and the SQL condition of a row still
 waiting); one whose table does not exist yet reports 0.
 """
