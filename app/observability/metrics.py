@@ -12,10 +12,11 @@ Two kinds of metrics, kept apart on purpose:
   `hourglass_invoices_issued_total` is the number of invoices that carry a number, which only
   ever grows (a void keeps its number), so it is a true counter.
 
-prometheus-client directly rather than prometheus-fastapi-instrumentator: the instrumentator
-names its metrics `http_requests_total{handler,status="2xx"}`; SPEC's names and labels would
-need its custom-instrumentation hooks, i.e. our own code on top of it; its multiprocess support
-is prometheus-client's anyway; and one middleware of ours times the request once for the
+prometheus-client directly rather than prometheus-fastapi-instrumentator: the instrumentator's
+defaults are `http_requests_total{handler,method,status}` with statuses grouped as `2xx`, plus
+size summaries we do not need; SPEC's names and `route` label would mean configuring or
+replacing its instrumentations, i.e. our own code on top of it; its multiprocess support is
+prometheus-client's anyway; and one middleware of ours times each request once for the
 metrics, the request id and the log line.
 
 Outboxes register themselves in `OUTBOXES` (name → table and the SQL condition of a row still
