@@ -116,6 +116,11 @@ def run_worker(*, exit_when_idle: bool) -> None:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     biller = make_biller(settings, session_factory(engine))
-    processed = flows.work_any(biller, idle_exit=exit_when_idle)
+    tick = None
+    if settings.auto_billing:
+        from app.auto_billing import make_tick
+
+        tick = make_tick()
+    processed = flows.work_any(biller, idle_exit=exit_when_idle, tick=tick)
     console.print(f"worker {biller.worker}: {processed} jobs")
     engine.dispose()

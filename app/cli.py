@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import sqlalchemy as sa
 import typer
@@ -28,6 +29,23 @@ cli.add_typer(billing_cli, name="billing")
 cli.add_typer(payments_cli, name="payments")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"hourglass {version('hourglass')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Hourglass: support-package contracts, hours and invoices."""
+
+
 def _fail(message: str) -> CliError:
     return CliError(message, exit_code=2)
 
@@ -49,17 +67,40 @@ def db_upgrade() -> None:
     typer.echo("database is at the latest schema")
 
 
+@db_cli.command("backup")
+def db_backup(
+    path: Path = typer.Argument(..., help="where to write the copy (a new file)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace PATH if it exists"),
+) -> None:
+    """Write a consistent copy of the SQLite database while the service runs."""
+    from app.backup import BackupError, backup_sqlite
+
+    try:
+        size = backup_sqlite(load_settings().database_url, path, overwrite=overwrite)
+    except BackupError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"backed up to {path} ({size} bytes)")
+
+
 @cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
-    workers: int = typer.Option(1, help="worker processes (the API is stateless)"),
+    workers: int = typer.Option(
+        1, min=1, envvar="HOURGLASS_WORKERS", help="API processes (the API is stateless)"
+    ),
+    worker_healthcheck_timeout: int = typer.Option(
+        60,
+        min=1,
+        envvar="HOURGLASS_WORKER_HEALTHCHECK_TIMEOUT",
+        help="seconds a worker process may take to answer the supervisor (start-up included)",
+    ),
 ) -> None:
-    """Apply migrations, then serve the API and the portal."""
-    import uvicorn
+    """Apply migrations (once, here, before any worker starts), then serve the API and portal."""
+    from app.serving import serve_api
 
     db_upgrade()
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers)
+    serve_api(host=host, port=port, workers=workers, healthcheck_timeout=worker_healthcheck_timeout)
 
 
 @token_cli.command("create")
@@ -182,6 +223,9 @@ def payments_collect(
 
 def main() -> None:
     """Every error the command reports looks the same: `error: …` on stderr, one line."""
+    from app.observability.logs import configure_logging
+
+    configure_logging(load_settings().log_format)
     command = typer.main.get_command(cli)
     try:
         code = command.main(standalone_mode=False)

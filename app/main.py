@@ -8,6 +8,8 @@ from sqlalchemy.engine import Engine
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.idempotency import claims as idempotency
+from app.observability import health, metrics
+from app.observability.middleware import observe_requests
 from app.openapi import install_openapi
 from app.routes import (
     billing_runs,
@@ -46,11 +48,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_factory = session_factory(engine)
     install_error_handlers(app)
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     for module in (
+        health,
+        metrics,
         plans,
         customers,
         contracts,
@@ -66,4 +66,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router)
     idempotency.install(app)  # last: it wraps every write route included above
     install_openapi(app)
+    observe_requests(app)
     return app

@@ -27,6 +27,10 @@ class Settings:
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
     issuer: Issuer = field(default_factory=Issuer)
+    # Operations (SPEC "Operations"): see docs/deploy.md.
+    auto_billing: bool = False
+    metrics_public: str = "loopback"  # "true" | "false" | "loopback"
+    log_format: str = "text"  # "text" | "json"
 
 
 def _lines(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -53,4 +57,21 @@ def load_settings() -> Settings:
         stripe_api_base=env.get("HOURGLASS_STRIPE_API_BASE") or None,
         stripe_webhook_secret=env.get("HOURGLASS_STRIPE_WEBHOOK_SECRET") or None,
         issuer=issuer,
+        auto_billing=_flag(env.get("HOURGLASS_AUTO_BILLING")),
+        metrics_public=_metrics_access(env.get("HOURGLASS_METRICS_PUBLIC")),
+        log_format="json" if env.get("HOURGLASS_LOG_FORMAT", "").lower() == "json" else "text",
     )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _metrics_access(value: str | None) -> str:
+    """Unset or unknown: the safe default, open on loopback only."""
+    value = (value or "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return "true"
+    if value in ("0", "false", "no", "off"):
+        return "false"
+    return "loopback"

@@ -5,6 +5,7 @@ from app.idempotency.models import IdempotencyKey
 from invoices import models as invoice_models  # noqa: F401  (invoices, credit notes, …)
 from invoices.payments import models as payment_models  # noqa: F401  (payment outbox)
 from invoices.payments import stripe_events  # noqa: F401  (webhook events handled)
+from invoices.runs import auto as auto_runs  # noqa: F401  (auto billing: one row a month)
 from invoices.runs import models as run_models  # noqa: F401  (billing runs and jobs)
 from ledger.base import metadata
 from ledger.catalog.models import Plan

@@ -345,10 +345,22 @@ def work_run(
             time.sleep(poll_seconds)
 
 
-def work_any(biller: Biller, *, idle_exit: bool, poll_seconds: float = 1.0) -> int:
-    """The `hourglass billing worker` loop: jobs of any running run. Returns jobs processed."""
+def work_any(
+    biller: Biller,
+    *,
+    idle_exit: bool,
+    poll_seconds: float = 1.0,
+    tick: Callable[[Biller], object] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """The `hourglass billing worker` loop: jobs of any running run. Returns jobs processed.
+
+    `tick` (auto billing: `invoices.runs.auto.tick`) is called before each claim; `stop` ends
+    the loop between jobs (the server's background thread at shutdown)."""
     processed = 0
-    while True:
+    while stop is None or not stop():
+        if tick is not None:
+            tick(biller)
         job = claim_job(biller)
         if job is None:
             if idle_exit:
@@ -357,6 +369,7 @@ def work_any(biller: Biller, *, idle_exit: bool, poll_seconds: float = 1.0) -> i
             continue
         process_job(biller, job)
         processed += 1
+    return processed
 
 
 @dataclass
