@@ -10,7 +10,9 @@ from app.dependencies import FinanceOrCustomer, SessionDep
 from app.payments import GatewayDep
 from invoices.payments import (
     CardDeclined,
+    IdempotencyConflict,
     InvalidWebhook,
+    PaymentGatewayError,
     PaymentMethodMissing,
     StripeGateway,
     StripeUnreachable,
@@ -73,10 +75,16 @@ def _publishable_key(request: Request, gateway: StripeGateway | None) -> str:
     return key
 
 
-def _stripe_unreachable(exc: StripeUnreachable) -> HTTPException:
-    return HTTPException(
-        503, f"{exc.message}; nothing was charged, try again", headers={"Retry-After": "30"}
-    )
+def _stripe_failed(exc: PaymentGatewayError) -> HTTPException:
+    if isinstance(exc, StripeUnreachable):
+        return HTTPException(
+            503, f"{exc.message}; nothing was charged, try again", headers={"Retry-After": "30"}
+        )
+    if isinstance(exc, IdempotencyConflict):
+        return HTTPException(
+            409, f"Stripe holds a different charge for this invoice: {exc.message}"
+        )
+    return HTTPException(502, f"Stripe refused the request: {exc.message}")
 
 
 @router.post("/v1/invoices/{invoice_id}/payment-intent", response_model=CardPaymentRead)
@@ -97,8 +105,8 @@ def create_payment_intent(
             visible_to=who.visible_customer,
             now=utcnow(),
         )
-    except StripeUnreachable as exc:
-        raise _stripe_unreachable(exc) from exc
+    except PaymentGatewayError as exc:
+        raise _stripe_failed(exc) from exc
     return CardPaymentRead(
         invoice_id=started.invoice_id,
         publishable_key=key,
@@ -136,8 +144,8 @@ def confirm_payment_intent(
         raise HTTPException(402, f"the card was declined: {exc.message}") from exc
     except PaymentMethodMissing as exc:
         raise InvalidInput(exc.message, field="setup_intent_id") from exc
-    except StripeUnreachable as exc:
-        raise _stripe_unreachable(exc) from exc
+    except PaymentGatewayError as exc:
+        raise _stripe_failed(exc) from exc
     return CardPaymentResult(
         invoice_id=outcome.invoice_id,
         payment_intent_id=outcome.payment_intent_id,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -12,10 +13,16 @@ from typing import Any
 import pytest
 import stripe
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import make_engine, session_factory
 from app.settings import Settings
-from invoices.payments import collection
+from invoices.payments import StripeGateway, collection
+from invoices.payments.card_payments import (
+    InvoiceNotPayable,
+    PaymentInProgress,
+    start_card_payment,
+)
 from invoices.payments.customers import save_default_payment_method
 from invoices.payments.models import PaymentOutbox
 from ledger.base import utcnow
@@ -26,11 +33,14 @@ from tests.invoices.payments.helpers import (
     DECLINED_ON_CHARGE,
     VISA,
     WEBHOOK_SECRET,
+    attach_card,
     bill_january,
     event_payload,
     intents_for_invoice,
+    issue_invoice,
     make_gateway,
     make_stripe_client,
+    payment_state,
     read_payment_state,
     signed,
     succeeded_charges,
@@ -347,3 +357,59 @@ def test_without_a_publishable_key_card_payments_are_503(
 
     assert response.status_code == 503
     assert "HOURGLASS_STRIPE_PUBLISHABLE_KEY" in response.json()["detail"]
+
+
+def _portal_and_collector_at_once(
+    factory: sessionmaker[Session], gateway: StripeGateway, invoice_id: int
+) -> dict[str, object]:
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def portal() -> None:
+        barrier.wait()
+        try:
+            outcomes["portal"] = start_card_payment(
+                factory, gateway, invoice_id=invoice_id, visible_to=None, now=utcnow()
+            )
+        except (PaymentInProgress, InvoiceNotPayable) as error:
+            outcomes["portal"] = error
+
+    def collector() -> None:
+        barrier.wait()
+        outcomes["collector"] = collection.collect_pending(factory, gateway, now=utcnow())
+
+    threads = [threading.Thread(target=portal), threading.Thread(target=collector)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+@pytest.mark.postgres_only
+def test_a_portal_payment_and_a_collection_at_the_same_moment_make_one_intent_and_one_charge(
+    fresh_database: str,
+    localstripe_url: str,  # noqa: F811
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """The customer opens the card form while the collector charges the saved card: whoever
+    holds the lease talks to Stripe, the other waits its turn (409, or the row is skipped)."""
+    engine = make_engine(fresh_database)
+    factory = session_factory(engine)
+    gateway = make_gateway(localstripe_url)
+    try:
+        for _ in range(4):
+            billed = issue_invoice(factory)
+            stripe_customer = attach_card(factory, gateway, stripe_client, billed.customer_id)
+
+            outcomes = _portal_and_collector_at_once(factory, gateway, billed.invoice_id)
+
+            assert set(outcomes) == {"portal", "collector"}
+            # A collection skipped for the portal's lease charges at its next run, on the same
+            # PaymentIntent.
+            collection.collect_pending(factory, gateway, now=utcnow())
+            assert payment_state(factory, billed.invoice_id).status == "paid"
+            assert len(intents_for_invoice(stripe_client, stripe_customer, billed.invoice_id)) == 1
+            assert len(succeeded_charges(stripe_client, stripe_customer)) == 1
+    finally:
+        engine.dispose()
