@@ -305,7 +305,8 @@ async function start() {
     $("account").hidden = false;
     $("signout").hidden = false;
     $("signin-error").textContent = "";
-    await Promise.all([loadContracts(), loadInvoices()]);
+    await loadContracts(); // first: invoices are shown in their contract's timezone
+    await loadInvoices();
     const firstContract = [...state.contracts.values()][0];
     if (firstContract) {
       $("statement-month").value = todayIn(firstContract.timezone).slice(0, 7);

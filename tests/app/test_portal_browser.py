@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -54,6 +55,7 @@ WEBHOOK_SECRET = "whsec_test_hourglass_portal_browser"
 ISSUER_NAME = "Acme Support Services GmbH"
 VISA = "4242424242424242"
 NEEDS_AUTHENTICATION = "4000002500003155"
+DECLINED_ON_CHARGE = "4000000000000341"
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 20_000
 
@@ -64,9 +66,10 @@ class Portal:
     stripe_url: str
     token: str
     factory: sessionmaker[Session]
-    invoices: dict[str, int]  # "january" (open), "february" (open), "march" (void)
+    invoices: dict[str, int]  # "january", "february", "april" (open), "march" (void)
     contract_id: int
     requests: list[str]  # every URL the browser asked for, in this module
+    console_errors: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +112,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory, localstripe: LocalStripe) -
         f"{localstripe.url}/_config/webhooks/hourglass",
         {"url": f"{url}/v1/stripe/webhook", "secret": WEBHOOK_SECRET},
     )
-    yield Portal(url, localstripe.url, token, factory, invoices, contract_id, [])
+    yield Portal(url, localstripe.url, token, factory, invoices, contract_id, [], [])
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -127,8 +130,8 @@ def _post_json(url: str, body: dict[str, Any]) -> None:
 
 
 def _seed(factory: sessionmaker[Session]) -> tuple[str, dict[str, int], int]:
-    """A Berlin customer on "Business support": January and February open (and overdue),
-    March voided by a credit note; a month of work in January."""
+    """A Berlin customer on "Business support": January, February and April open (and
+    overdue), March voided by a credit note; a month of work in January."""
     issuer = IssuerDetails(name=ISSUER_NAME)
     with unit_of_work(factory) as session:
         customer = create_customer(session, name="Nordlicht Logistik GmbH")
@@ -148,7 +151,7 @@ def _seed(factory: sessionmaker[Session]) -> tuple[str, dict[str, int], int]:
                 ),
             )
         invoices: dict[str, int] = {}
-        for name, month in (("january", 1), ("february", 2), ("march", 3)):
+        for name, month in (("january", 1), ("february", 2), ("march", 3), ("april", 4)):
             invoice = bill_period(
                 session,
                 contract=contract,
@@ -177,10 +180,20 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, portal: Portal) -> Iterator[Any]:
     context = browser.new_context(locale="en-US", accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.on("request", lambda request: portal.requests.append(request.url))
+    watch(page, portal)
     yield page
     context.close()
+
+
+def watch(page: Any, portal: Portal) -> None:
+    page.set_default_timeout(WAIT_MS)
+    page.on("request", lambda request: portal.requests.append(request.url))
+    page.on(
+        "console",
+        lambda message: (
+            portal.console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
 
 
 def sign_in(page: Any, portal: Portal, token: str | None = None) -> None:
@@ -244,7 +257,7 @@ def test_the_controls_carry_their_accessible_names(page: Any, portal: Portal) ->
         item = invoice_item(page, invoice_id)
         assert item.get_by_role("button", name="Download PDF", exact=True).count() == 1
         assert item.get_by_role("button", name="Download e-invoice", exact=True).count() == 1
-    open_ones = [portal.invoices["january"], portal.invoices["february"]]
+    open_ones = [portal.invoices[name] for name in ("january", "february", "april")]
     pay_buttons = page.get_by_role("button", name="Pay", exact=True)
     assert pay_buttons.count() == len(open_ones)
 
@@ -322,11 +335,28 @@ def test_a_card_needing_authentication_is_shown_paid_once_the_webhook_says_so(
     assert outcome == "invoice paid"  # here the webhook, not the confirm call, paid it
 
 
+def test_a_declined_card_shows_why_and_another_card_pays(page: Any, portal: Portal) -> None:
+    invoice_id = portal.invoices["april"]
+    sign_in(page, portal)
+    invoice_item(page, invoice_id).get_by_role("button", name="Pay", exact=True).click()
+    fill_card(page, DECLINED_ON_CHARGE)
+    page.get_by_role("button", name="Pay now").click()
+
+    item = invoice_item(page, invoice_id)
+    sync_api.expect(item).to_contain_text("The last payment failed")
+    sync_api.expect(item.locator(".badge")).to_have_text("Overdue")
+    assert stored_invoice(portal, invoice_id).payment_status == "failed"
+
+    item.get_by_role("button", name="Pay", exact=True).click()
+    fill_card(page, VISA)
+    page.get_by_role("button", name="Pay now").click()
+    sync_api.expect(invoice_item(page, invoice_id).locator(".badge")).to_have_text("Paid")
+
+
 def test_usable_on_a_390_pixel_wide_phone(browser: Any, portal: Portal, tmp_path: Path) -> None:
     context = browser.new_context(viewport=PHONE, locale="de-DE", device_scale_factor=1)
     page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.on("request", lambda request: portal.requests.append(request.url))
+    watch(page, portal)
     try:
         page.goto(f"{portal.url}/portal")
         assert _scroll_width(page) <= PHONE["width"]
@@ -339,6 +369,12 @@ def test_usable_on_a_390_pixel_wide_phone(browser: Any, portal: Portal, tmp_path
         sync_api.expect(invoice_item(page, portal.invoices["january"])).to_contain_text(
             "2.020,00 €"
         )
+        for invoice_id in portal.invoices.values():  # instants in the contract's timezone
+            paid_at = stored_invoice(portal, invoice_id).paid_at
+            if paid_at is not None:
+                berlin = paid_at.astimezone(ZoneInfo("Europe/Berlin"))
+                expected = f"Paid on {berlin:%d.%m.%Y, %H:%M}"
+                sync_api.expect(invoice_item(page, invoice_id)).to_contain_text(expected)
         page.screenshot(path=str(tmp_path / "portal-phone.png"), full_page=True)
         assert _scroll_width(page) <= PHONE["width"]
 
@@ -349,8 +385,12 @@ def test_usable_on_a_390_pixel_wide_phone(browser: Any, portal: Portal, tmp_path
         context.close()
 
 
-def test_no_request_leaves_for_another_host(portal: Portal) -> None:
-    """Runs last in the module: every page above recorded its requests."""
+def test_no_request_leaves_for_another_host_and_the_policy_blocked_nothing(
+    portal: Portal,
+) -> None:
+    """Runs last in the module: every page above recorded its requests and console errors."""
+    blocked = [text for text in portal.console_errors if "Content Security Policy" in text]
+    assert not blocked, blocked
     assert portal.requests, "the browser tests above recorded no request"
     hosts = {
         urlsplit(url).netloc for url in portal.requests if not url.startswith(("blob:", "data:"))
