@@ -24,6 +24,17 @@ async function api(path, options = {}) {
   return response;
 }
 const getJson = async (path) => (await api(path)).json();
+// Every item of a paginated list, page after page.
+async function getAll(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await getJson(`${path}${path.includes("?") ? "&" : "?"}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
 const postJson = async (path, body) => (await api(path, { method: "POST", body: body ? JSON.stringify(body) : undefined })).json();
 
 // ---- formatting -------------------------------------------------------------------------
@@ -92,7 +103,7 @@ const guarded = (action) => async (event) => {
 
 // ---- balance and statement --------------------------------------------------------------
 async function loadContracts() {
-  const contracts = (await getJson("/v1/contracts?limit=200")).items;
+  const contracts = await getAll("/v1/contracts");
   const box = $("contracts");
   const select = $("statement-contract");
   box.replaceChildren();
@@ -194,7 +205,7 @@ function renderInvoice(invoice, creditNote) {
 }
 
 async function loadInvoices() {
-  const invoices = (await getJson("/v1/invoices?limit=200")).items.sort((a, b) => (b.issue_date || "").localeCompare(a.issue_date || "") || b.id - a.id);
+  const invoices = (await getAll("/v1/invoices")).sort((a, b) => (b.issue_date || "").localeCompare(a.issue_date || "") || b.id - a.id);
   const list = $("invoices");
   list.replaceChildren();
   state.invoices.clear();
