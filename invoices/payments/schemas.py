@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from ledger.validation import Input
+
 
 class PaymentMethodCreate(BaseModel):
     payment_method_id: str = Field(
@@ -34,7 +36,7 @@ class CardPaymentRead(BaseModel):
     setup_intent_client_secret: str | None
 
 
-class CardPaymentConfirm(BaseModel):
+class CardPaymentConfirm(Input):
     setup_intent_id: str = Field(
         min_length=1,
         max_length=255,

@@ -284,10 +284,13 @@ def test_downloads_a_pdf_and_the_statement_as_exact_csv(page: Any, portal: Porta
     assert sum(int(row[9]) for row in rows) == 20 * 60 and sum(int(row[10]) for row in rows) == 120
 
 
-def test_a_wrong_token_is_refused_and_nothing_is_shown(page: Any, portal: Portal) -> None:
+def test_a_wrong_token_is_refused_and_nothing_is_shown(
+    page: Any, portal: Portal, tmp_path: Path
+) -> None:
     sign_in(page, portal, token="hg_this_is_not_a_token")
 
     sync_api.expect(page.get_by_role("alert")).to_contain_text("not valid")
+    page.screenshot(path=str(tmp_path / "wrong-token.png"))
     sync_api.expect(page.locator("#account")).to_be_hidden()
     sync_api.expect(page.get_by_label("Access token")).to_be_visible()
 

@@ -284,6 +284,12 @@ def test_only_the_invoice_s_customer_or_finance_may_pay_it_and_only_with_its_own
     assert read_payment_state(session, invoice.id).payment_status == "none"
     bad = confirm(client, finance, invoice.id, "pm_not_a_setup")
     assert bad.status_code == 422
+    extra = client.post(
+        f"/v1/invoices/{invoice.id}/payment-intent/confirm",
+        json={"setup_intent_id": setup_id, "payment_method_id": "pm_other"},
+        headers=finance,
+    )
+    assert extra.status_code == 422  # a PaymentMethod is never taken from the browser
 
 
 def test_a_card_declined_at_set_up_never_reaches_the_payment_intent(
