@@ -26,6 +26,10 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
+    # The portal's card form: Stripe.js is loaded from `stripe_js_url` (localstripe's mock in
+    # tests) and given the publishable key; without a key the portal offers no card payment.
+    stripe_publishable_key: str | None = None
+    stripe_js_url: str = "https://js.stripe.com/v3/"
     issuer: Issuer = field(default_factory=Issuer)
     # Operations (SPEC "Operations"): see docs/deploy.md.
     auto_billing: bool = False
@@ -56,6 +60,8 @@ def load_settings() -> Settings:
         stripe_api_key=env.get("HOURGLASS_STRIPE_API_KEY") or None,
         stripe_api_base=env.get("HOURGLASS_STRIPE_API_BASE") or None,
         stripe_webhook_secret=env.get("HOURGLASS_STRIPE_WEBHOOK_SECRET") or None,
+        stripe_publishable_key=env.get("HOURGLASS_STRIPE_PUBLISHABLE_KEY") or None,
+        stripe_js_url=env.get("HOURGLASS_STRIPE_JS_URL") or Settings.stripe_js_url,
         issuer=issuer,
         auto_billing=_flag(env.get("HOURGLASS_AUTO_BILLING")),
         metrics_public=_metrics_access(env.get("HOURGLASS_METRICS_PUBLIC")),

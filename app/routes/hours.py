@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from app.dependencies import AnyRole, Finance, SessionDep
@@ -13,6 +14,7 @@ from ledger.contracts.service import get_contract
 from ledger.errors import InvalidInput
 from ledger.hours import pools, reports
 from ledger.hours.schemas import BalanceRead, PoolCreate, PoolRead, StatementRead
+from ledger.hours.statement_csv import statement_csv
 from ledger.periods import parse_month
 
 router = APIRouter(prefix="/v1/contracts/{contract_id}", tags=["hours"])
@@ -46,6 +48,31 @@ def get_statement(
 ) -> StatementRead:
     get_contract(session, contract_id, visible_to=who.visible_customer)
     return reports.statement(session, contract_id, month=_month(month, "month"), now=utcnow())
+
+
+@router.get(
+    "/statement.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per work entry"}},
+)
+def get_statement_csv(
+    contract_id: int,
+    session: SessionDep,
+    who: AnyRole,
+    month: str = Query(..., description="YYYY-MM"),
+) -> Response:
+    """The month's statement as CSV (minutes as integers), for the portal's download."""
+    get_contract(session, contract_id, visible_to=who.visible_customer)
+    statement = reports.statement(session, contract_id, month=_month(month, "month"), now=utcnow())
+    return Response(
+        statement_csv(statement),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="statement-{contract_id}-{statement.month}.csv"'
+            )
+        },
+    )
 
 
 @router.post("/pools", status_code=201, response_model=PoolRead)

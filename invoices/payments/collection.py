@@ -3,8 +3,9 @@
 Each row goes through three steps, and no database transaction is open while Stripe is called:
 
 1. `claim_next` (one short transaction): take the next due row with `FOR UPDATE SKIP LOCKED`,
-   so two collectors never take the same row, and lease it: `attempts + 1`, `next_attempt_at`
-   pushed `LEASE` ahead, the invoice marked `pending`. Commit.
+   so two collectors never take the same row, and lease it: `attempts + 1`, `leased_until` and
+   `next_attempt_at` pushed `LEASE` ahead, the invoice marked `pending`. Commit. A row leased by
+   the portal's card payment (`invoices.payments.card_payments`) is not taken until it is free.
 2. `charge_claimed`: `StripeGateway.charge` with the row's idempotency key. No transaction.
 3. `record_outcome` (a new transaction): write what Stripe said on the invoice and the row.
 
@@ -29,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, select
 
@@ -158,7 +160,14 @@ def claim_next(
         found = session.execute(
             select(PaymentOutbox, Invoice)
             .join(Invoice, col(Invoice.id) == col(PaymentOutbox.invoice_id))
-            .where(col(PaymentOutbox.state) == "pending", col(PaymentOutbox.next_attempt_at) <= now)
+            .where(
+                col(PaymentOutbox.state) == "pending",
+                col(PaymentOutbox.next_attempt_at) <= now,
+                or_(
+                    col(PaymentOutbox.leased_until).is_(None),
+                    col(PaymentOutbox.leased_until) <= now,
+                ),
+            )
             .order_by(col(PaymentOutbox.next_attempt_at), col(PaymentOutbox.id))
             .options(recording.WITHOUT_PDF)
             .limit(1)
@@ -185,6 +194,7 @@ def claim_next(
         assert invoice.number is not None
         row.attempts += 1
         row.next_attempt_at = now + LEASE
+        row.leased_until = now + LEASE
         row.updated_at = now
         invoice.payment_status = "pending"
         invoice.payment_failure_message = None
@@ -283,6 +293,8 @@ def record_outcome(
             .with_for_update()
         )
         assert invoice is not None and row is not None
+        if row.attempts == claimed.attempt:
+            row.leased_until = None  # still this collector's lease: give it back
         if outcome.kind == SUCCEEDED:
             assert outcome.payment_intent_id is not None
             detail = recording.record_success(

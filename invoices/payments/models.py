@@ -31,5 +31,8 @@ class PaymentOutbox(SQLModel, table=True):
     payment_intent_id: str | None = Field(default=None, max_length=255)
     last_error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    # Who talks to Stripe about this invoice's PaymentIntent holds it until then (a collector,
+    # or the portal's card payment): one at a time, so two can never both confirm a charge.
+    leased_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -30,11 +30,18 @@ import stripe
 from stripe.params import (
     PaymentIntentCreateParams,
     PaymentIntentCreateParamsAutomaticPaymentMethods,
+    SetupIntentCreateParams,
 )
 
 # PaymentIntent states in which money has moved or is moving: an invoice in one of them is never
 # charged again, whatever idempotency key the caller brings.
 _IN_FLIGHT_OR_PAID = frozenset({"succeeded", "processing", "requires_capture"})
+
+
+def money_moves(status: str) -> bool:
+    """A PaymentIntent in this state has collected, or is collecting, its amount."""
+    return status in _IN_FLIGHT_OR_PAID
+
 
 _CARDS_WITHOUT_REDIRECTS: PaymentIntentCreateParamsAutomaticPaymentMethods = {
     "enabled": True,
@@ -65,6 +72,27 @@ class ChargeResult:
     amount_minor: int
     currency: str
     failure_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPaymentIntent:
+    """An invoice's PaymentIntent as a browser needs it: the client secret lets Stripe.js (and
+    only the holder of this invoice's page) act on it; `status` is Stripe's."""
+
+    payment_intent_id: str
+    client_secret: str
+    status: str
+    amount_minor: int
+    currency: str
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardSetup:
+    """A SetupIntent for collecting one card in the browser (`confirmCardSetup`)."""
+
+    setup_intent_id: str
+    client_secret: str
 
 
 class PaymentGatewayError(Exception):
@@ -240,6 +268,9 @@ class StripeGateway:
             for intent in earlier:
                 if _plain_metadata(intent.metadata).get("idempotency_key") == idempotency_key:
                     _check_same_charge(intent, amount_minor=amount_minor, currency=currency)
+                    if _awaits_confirmation(intent):  # made for the portal, never confirmed
+                        method_id = self._usable_payment_method(customer_id, payment_method_id)
+                        return self.confirm_payment_intent(intent.id, method_id, off_session=True)
                     return _charge_result_or_decline(intent)
 
             method_id = self._usable_payment_method(customer_id, payment_method_id)
@@ -264,6 +295,118 @@ class StripeGateway:
                 )
                 _raise_declined(error, intent_id)
             return _charge_result_or_decline(intent)
+
+    def invoice_payment_intent(
+        self,
+        *,
+        customer_id: str,
+        amount_minor: int,
+        currency: str,
+        invoice_number: str,
+        invoice_id: str,
+        idempotency_key: str,
+    ) -> OpenPaymentIntent:
+        """The invoice's PaymentIntent for the current key, made (unconfirmed, with no payment
+        method) only if there is none: the same one `charge` would find and confirm.
+
+        Like `charge`, an earlier PaymentIntent of the invoice that succeeded or is processing
+        is returned whatever the key, so the caller sees the invoice is paid instead of making a
+        second charge.
+        """
+        if amount_minor <= 0:
+            raise ValueError(f"amount_minor must be positive, got {amount_minor}")
+        with _translated_errors():
+            earlier = self._payment_intents_for_invoice(customer_id, invoice_id)
+            for intent in earlier:
+                if intent.status in _IN_FLIGHT_OR_PAID:
+                    return _open_intent(intent)
+            for intent in earlier:
+                if _plain_metadata(intent.metadata).get("idempotency_key") == idempotency_key:
+                    _check_same_charge(intent, amount_minor=amount_minor, currency=currency)
+                    return _open_intent(intent)
+            params: PaymentIntentCreateParams = {
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "customer": customer_id,
+                "metadata": {
+                    "invoice_number": invoice_number,
+                    "invoice_id": invoice_id,
+                    "idempotency_key": idempotency_key,
+                },
+            }
+            return _open_intent(self._create_payment_intent(params, idempotency_key))
+
+    def create_card_setup(self, *, customer_id: str, invoice_id: str) -> CardSetup:
+        """A SetupIntent for one card typed in the browser, tagged with the invoice it pays."""
+        with _translated_errors():
+            params: SetupIntentCreateParams = {
+                "customer": customer_id,
+                "usage": "on_session",
+                "metadata": {"invoice_id": invoice_id},
+            }
+            setup = self._client.v1.setup_intents.create(params=params)
+            assert setup.client_secret is not None
+            return CardSetup(setup_intent_id=setup.id, client_secret=setup.client_secret)
+
+    def card_from_setup(self, setup_intent_id: str, *, customer_id: str, invoice_id: str) -> str:
+        """The PaymentMethod a SetupIntent of this customer and invoice collected.
+
+        The browser names the SetupIntent, never a PaymentMethod: a card is only ever taken
+        from a SetupIntent this service made for this invoice, so no other card can be slipped in.
+        """
+        with _translated_errors():
+            try:
+                setup = self._client.v1.setup_intents.retrieve(setup_intent_id)
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    raise PaymentMethodMissing(
+                        f"Stripe has no card setup {setup_intent_id!r}"
+                    ) from error
+                raise
+        if (
+            _customer_id(setup.customer) != customer_id
+            or _plain_metadata(setup.metadata).get("invoice_id") != invoice_id
+        ):
+            raise PaymentMethodMissing(f"card setup {setup_intent_id} is not for this invoice")
+        method = setup.payment_method
+        if setup.status != "succeeded" or method is None:
+            raise PaymentMethodMissing(
+                f"card setup {setup_intent_id} has not collected a card (it is {setup.status})"
+            )
+        return method if isinstance(method, str) else method.id
+
+    def confirm_payment_intent(
+        self, payment_intent_id: str, payment_method_id: str, *, off_session: bool
+    ) -> ChargeResult:
+        """Set the payment method on an unconfirmed PaymentIntent and confirm it.
+
+        Two calls, as localstripe supports (it refuses `payment_method` on `/confirm`); real
+        Stripe accepts the same sequence. A PaymentIntent that is already paid or processing is
+        left alone. Declines raise `CardDeclined`, as in `charge`.
+        """
+        with _translated_errors():
+            intents = self._client.v1.payment_intents
+            intent = intents.retrieve(payment_intent_id)
+            if not _awaits_confirmation(intent):
+                return _charge_result_or_decline(intent)
+            try:
+                intents.update(payment_intent_id, params={"payment_method": payment_method_id})
+                intent = self._confirm(payment_intent_id, off_session=off_session)
+            except stripe.CardError as error:
+                _raise_declined(error, payment_intent_id)
+            return _charge_result_or_decline(intent)
+
+    def _confirm(self, payment_intent_id: str, *, off_session: bool) -> stripe.PaymentIntent:
+        """Confirm; localstripe knows no parameter of `/confirm` and answers "Unexpected
+        off_session" before doing anything, so it is then asked without one."""
+        intents = self._client.v1.payment_intents
+        if off_session:
+            try:
+                return intents.confirm(payment_intent_id, params={"off_session": True})
+            except stripe.InvalidRequestError as error:
+                if "Unexpected off_session" not in str(error.user_message):
+                    raise
+        return intents.confirm(payment_intent_id)
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict[str, Any]:
         """Check a webhook's `Stripe-Signature` and return the event as a plain dict.
@@ -411,6 +554,25 @@ def _charge_result(intent: stripe.PaymentIntent) -> ChargeResult:
         currency=intent.currency.upper(),
         failure_message=_optional(failure, "message"),
     )
+
+
+def _open_intent(intent: stripe.PaymentIntent) -> OpenPaymentIntent:
+    assert intent.client_secret is not None
+    return OpenPaymentIntent(
+        payment_intent_id=intent.id,
+        client_secret=intent.client_secret,
+        status=intent.status,
+        amount_minor=intent.amount,
+        currency=intent.currency.upper(),
+        failure_message=_optional(intent.last_payment_error, "message"),
+    )
+
+
+def _awaits_confirmation(intent: stripe.PaymentIntent) -> bool:
+    """Made but never confirmed: no payment method yet (and no decline), or one not confirmed."""
+    if intent.status == "requires_confirmation":
+        return True
+    return intent.status == "requires_payment_method" and intent.last_payment_error is None
 
 
 def _charge_result_or_decline(intent: stripe.PaymentIntent) -> ChargeResult:

@@ -58,6 +58,7 @@ class ContractRead(BaseModel):
     id: int
     customer_id: int
     plan_code: str
+    plan_name: str  # the plan's name as the customer knows it (of the version signed)
     plan_version: int
     plan_id: int
     currency: str

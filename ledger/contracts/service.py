@@ -113,6 +113,7 @@ def to_read(session: Session, contract: Contract) -> ContractRead:
         id=contract.id,
         customer_id=contract.customer_id,
         plan_code=contract.plan_code,
+        plan_name=plan.name,
         plan_version=plan.version,
         plan_id=contract.plan_id,
         currency=contract.currency,
