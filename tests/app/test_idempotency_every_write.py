@@ -27,7 +27,9 @@ from app.settings import Settings
 from tests.factories import bearer, create_customer, create_plan, customer_payload, plan_payload
 from tests.invoices.payments.helpers import (
     API_KEY,
+    PUBLISHABLE_KEY,
     WEBHOOK_SECRET,
+    browser_sets_up_card,
     create_card,
     make_stripe_client,
     unique_email,
@@ -62,6 +64,7 @@ def settings(localstripe_url: str) -> Settings:  # noqa: F811
         stripe_api_key=API_KEY,
         stripe_api_base=localstripe_url,
         stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_publishable_key=PUBLISHABLE_KEY,
     )
 
 
@@ -188,6 +191,17 @@ class World:
             return row.id
 
         return int(self.once("token", make))
+
+    def card_setup(self) -> tuple[int, str]:
+        """An invoice with its payment started and a card set up in the browser."""
+
+        def make() -> tuple[int, str]:
+            invoice_id = self.invoice()["id"]
+            opened = self.post(f"/v1/invoices/{invoice_id}/payment-intent")
+            secret = opened["setup_intent_client_secret"]
+            return invoice_id, browser_sets_up_card(self.stripe_api_base, secret)
+
+        return tuple(self.once("card_setup", make))  # type: ignore[return-value]
 
     def card(self) -> str:
         client: stripe.StripeClient = make_stripe_client(self.stripe_api_base)
@@ -335,6 +349,16 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "/v1/billing-runs",
         {"period": "2026-02"} if w.work_entry() else {},
         {"period": "2026-03"},
+    ),
+    ("POST", "/v1/invoices/{invoice_id}/payment-intent"): lambda w: (
+        f"/v1/invoices/{w.invoice()['id']}/payment-intent",
+        None,
+        None,
+    ),
+    ("POST", "/v1/invoices/{invoice_id}/payment-intent/confirm"): lambda w: (
+        f"/v1/invoices/{w.card_setup()[0]}/payment-intent/confirm",
+        {"setup_intent_id": w.card_setup()[1]},
+        {"setup_intent_id": "seti_other"},
     ),
     ("DELETE", "/v1/tokens/{token_id}"): lambda w: (f"/v1/tokens/{w.token_id()}", None, None),
     ("POST", "/v1/customers/{customer_id}/payment-method"): lambda w: (

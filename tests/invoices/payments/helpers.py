@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -190,3 +191,33 @@ def event_payload(event_type: str, intent: dict[str, Any], *, event_id: str | No
         "data": {"object": intent},
     }
     return json.dumps(event).encode()
+
+
+PUBLISHABLE_KEY = "pk_test_hourglass_portal"
+
+
+def browser_sets_up_card(api_base: str, client_secret: str, number: str = VISA) -> str:
+    """What localstripe's Stripe.js does in `confirmCardSetup`: the publishable key in a
+    text/plain JSON body, no secret key. Returns the SetupIntent id."""
+    setup_id = client_secret.split("_secret_")[0]
+    body = {
+        "key": PUBLISHABLE_KEY,
+        "use_stripe_sdk": True,
+        "client_secret": client_secret,
+        "payment_method_data": {
+            "type": "card",
+            "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
+            "billing_details": {"address": {"postal_code": "10117"}},
+        },
+    }
+    url = f"{api_base}/v1/setup_intents/{setup_id}/confirm"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        status = json.loads(response.read())["status"]
+    if status == "requires_action":  # 3D Secure, completed in Stripe.js's dialog
+        again = {"key": PUBLISHABLE_KEY, "use_stripe_sdk": True, "client_secret": client_secret}
+        request = urllib.request.Request(url, data=json.dumps(again).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = json.loads(response.read())["status"]
+    assert status == "succeeded"
+    return setup_id

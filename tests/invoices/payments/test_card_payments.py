@@ -31,10 +31,12 @@ from tests.invoices.payments.helpers import (
     API_KEY,
     DECLINED_ON_ATTACH,
     DECLINED_ON_CHARGE,
+    PUBLISHABLE_KEY,
     VISA,
     WEBHOOK_SECRET,
     attach_card,
     bill_january,
+    browser_sets_up_card,
     event_payload,
     intents_for_invoice,
     issue_invoice,
@@ -47,7 +49,6 @@ from tests.invoices.payments.helpers import (
 )
 from tests.support.localstripe_server import localstripe_url  # noqa: F401
 
-PUBLISHABLE_KEY = "pk_test_hourglass_portal"
 NEEDS_AUTHENTICATION = "4000002500003155"
 
 
@@ -77,33 +78,6 @@ def confirm(client: TestClient, headers: dict[str, str], invoice_id: int, setup_
         json={"setup_intent_id": setup_id},
         headers=headers,
     )
-
-
-def browser_sets_up_card(api_base: str, client_secret: str, number: str = VISA) -> str:
-    """What localstripe's Stripe.js does in `confirmCardSetup`: the publishable key in a
-    text/plain JSON body, no secret key. Returns the SetupIntent id."""
-    setup_id = client_secret.split("_secret_")[0]
-    body = {
-        "key": PUBLISHABLE_KEY,
-        "use_stripe_sdk": True,
-        "client_secret": client_secret,
-        "payment_method_data": {
-            "type": "card",
-            "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
-            "billing_details": {"address": {"postal_code": "10117"}},
-        },
-    }
-    url = f"{api_base}/v1/setup_intents/{setup_id}/confirm"
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        status = json.loads(response.read())["status"]
-    if status == "requires_action":  # 3D Secure, completed in Stripe.js's dialog
-        again = {"key": PUBLISHABLE_KEY, "use_stripe_sdk": True, "client_secret": client_secret}
-        request = urllib.request.Request(url, data=json.dumps(again).encode(), method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status = json.loads(response.read())["status"]
-    assert status == "succeeded"
-    return setup_id
 
 
 def stripe_customer_of(session: Session, customer_id: int) -> str:
