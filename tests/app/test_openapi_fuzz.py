@@ -28,7 +28,7 @@ from app.main import create_app
 from app.migrations import upgrade
 from app.settings import Settings
 from tests.factories import create_contract, create_customer, create_plan
-from tests.invoices.payments.helpers import API_KEY, WEBHOOK_SECRET
+from tests.invoices.payments.helpers import API_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET
 from tests.support.localstripe_server import localstripe_url  # noqa: F401
 
 EXAMPLES = 5  # per operation and token: the whole document runs in well under a minute
@@ -55,6 +55,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, localstripe_url: str) -> Itera
         stripe_api_key=API_KEY,
         stripe_api_base=localstripe_url,
         stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_publishable_key=PUBLISHABLE_KEY,
     )
     app = create_app(settings, engine=engine)
     tokens = {
