@@ -17,10 +17,12 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
 billing_cli = typer.Typer(help="The month-end billing job.", no_args_is_help=True)
 payments_cli = typer.Typer(help="Collecting invoices through Stripe.", no_args_is_help=True)
+notifications_cli = typer.Typer(help="E-mails, webhooks and hours alerts.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(billing_cli, name="billing")
 cli.add_typer(payments_cli, name="payments")
+cli.add_typer(notifications_cli, name="notifications")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -47,7 +49,12 @@ def serve(
     """Apply migrations, then serve the API and the portal."""
     import uvicorn
 
+    from app.notifications import start_notifications_thread
+
     db_upgrade()
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    start_notifications_thread(settings, session_factory(engine))
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers)
 
 
@@ -122,6 +129,31 @@ def payments_collect(
     finally:
         engine.dispose()
     raise typer.Exit(code=code)
+
+
+@notifications_cli.command("deliver")
+def notifications_deliver(
+    once: bool = typer.Option(False, "--once", help="one pass, then exit (default: keep going)"),
+    poll: float = typer.Option(5.0, min=0.1, help="seconds between passes"),
+) -> None:
+    """Relay hours alerts, send due e-mails and deliver due webhooks."""
+    import time
+
+    from rich.console import Console
+
+    from app.notifications import run_pass
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    console = Console()
+    try:
+        while True:
+            run_pass(settings, session_factory(engine), console)
+            if once:
+                return
+            time.sleep(poll)
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

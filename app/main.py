@@ -18,6 +18,7 @@ from app.routes import (
     plans,
     portal,
     sla,
+    webhook_endpoints,
     work_entries,
 )
 from app.settings import Settings, load_settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         invoices,
         billing_runs,
         payments,
+        webhook_endpoints,
         portal,
     ):
         app.include_router(module.router)

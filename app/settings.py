@@ -26,6 +26,8 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
+    smtp_url: str | None = None  # smtp://user:pass@host:port, smtps:// for TLS
+    mail_from: str | None = None
     issuer: Issuer = field(default_factory=Issuer)
 
 
@@ -52,5 +54,7 @@ def load_settings() -> Settings:
         stripe_api_key=env.get("HOURGLASS_STRIPE_API_KEY") or None,
         stripe_api_base=env.get("HOURGLASS_STRIPE_API_BASE") or None,
         stripe_webhook_secret=env.get("HOURGLASS_STRIPE_WEBHOOK_SECRET") or None,
+        smtp_url=env.get("HOURGLASS_SMTP_URL") or None,
+        mail_from=env.get("HOURGLASS_MAIL_FROM") or None,
         issuer=issuer,
     )

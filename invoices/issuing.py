@@ -24,6 +24,7 @@ from invoices.models import (
     Invoice,
     InvoiceLine,
 )
+from invoices.notifications import events as notify
 from invoices.numbering import next_number
 from invoices.payments.models import PaymentOutbox
 from invoices.sla_credits import SlaForPeriod, sla_for_period
@@ -362,6 +363,7 @@ def _issue(
             PaymentOutbox(invoice_id=invoice.id, idempotency_key=f"hourglass-invoice-{invoice.id}")
         )
     session.flush()
+    notify.invoice_issued(session, invoice, now=now)
 
 
 def _restore_credit(session: Session, voided: Invoice) -> None:
@@ -510,4 +512,5 @@ def void_invoice(
         .values(state="cancelled", updated_at=now)
     )
     session.flush()
+    notify.invoice_voided(session, invoice, note, now=now)
     return note

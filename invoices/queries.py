@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -10,7 +11,8 @@ from sqlmodel import col, select
 from invoices.issuing import Preview, invoice_lines_of
 from invoices.lines import Line
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
-from invoices.schemas import CreditNoteRead, InvoiceRead, LineRead, PreviewRead
+from invoices.runs.models import BillingRun
+from invoices.schemas import BillingRunRead, CreditNoteRead, InvoiceRead, LineRead, PreviewRead
 from ledger import money
 from ledger.errors import NotFound
 
@@ -144,4 +146,20 @@ def preview_to_read(preview: Preview) -> PreviewRead:
         tax=fmt(preview.tax_minor, c),
         total=fmt(preview.total_minor, c),
         notes=preview.notes,
+    )
+
+
+def billing_run_to_read(run: BillingRun, summary: dict[str, Any]) -> BillingRunRead:
+    """A billing run as `GET /v1/billing-runs/{id}` shows it (and its webhook event)."""
+    return BillingRunRead(
+        id=run.id,
+        period=run.period_label,
+        dry_run=False,
+        status=run.status,
+        contracts=int(summary.get("contracts", 0)),
+        invoices=int(summary.get("invoices", 0)),
+        totals=summary.get("totals", {}),
+        failures=summary.get("failures", []),
+        created_at=run.created_at,
+        finished_at=run.finished_at,
     )
