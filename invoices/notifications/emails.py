@@ -36,6 +36,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from urllib.parse import unquote, urlsplit
@@ -62,6 +63,7 @@ FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
 SMTP_TIMEOUT = 30.0
 ERROR_LENGTH = 500
+SMTP_POLICY = policy.SMTP  # CRLF line ends: smtplib passes bytes through as they are
 
 
 class SmtpUrlInvalid(ValueError):
@@ -483,7 +485,9 @@ def send_one(
         if not mark_sending(factory, claimed, now=clock()):
             return "retry"  # the lease ran out and another sender has the row
         try:
-            code, reply = smtp.data(message.as_bytes())
+            code, reply = smtp.data(message.as_bytes(policy=SMTP_POLICY))
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPDataError as exc:  # the server answered: it did not take it
             record_failure(
                 factory,
