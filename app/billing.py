@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
-from invoices.issuing import IssuerDetails
+from invoices.issuer import IssuerDetails
 from invoices.runs.flows import Biller
 
 

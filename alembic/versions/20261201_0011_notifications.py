@@ -2,7 +2,7 @@
 plans.alert_thresholds_percent (default [80, 100])
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-01 21:10:21.650574
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlmodel
 import ledger.base
 
 revision: str = '0011'
-down_revision: str | None = '0005'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

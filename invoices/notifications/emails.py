@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, select
 
+from invoices import documents
 from invoices.models import CreditNote, Invoice
 from invoices.notifications.models import EmailOutbox
 from ledger import money
@@ -236,19 +237,40 @@ def _compose_alert(session: Session, alert: HoursAlert) -> Composed:
     return Composed(subject, body)
 
 
+XML_FORMATS = ("xrechnung", "ubl")  # the customer formats that travel as `<number>.xml`
+
+
+def _attachments(
+    session: Session, *, number: str, customer: Customer, **owner: int
+) -> tuple[Attachment, ...] | None:
+    """`<number>.pdf`, and `<number>.xml` for an XRechnung or UBL customer; None until every
+    one of them is rendered (documents may follow the issuing commit)."""
+    pdf = documents.get_document(session, format="pdf", **owner)
+    if pdf is None:
+        return None
+    files = [Attachment(f"{number}.pdf", "application", "pdf", pdf.content)]
+    # The customer's e-invoice format arrives with the e-invoice work (issue #11).
+    wanted = getattr(customer, "e_invoice_format", None)
+    if wanted in XML_FORMATS:
+        xml = documents.get_document(session, format=wanted, **owner)
+        if xml is None:
+            return None
+        files.append(Attachment(f"{number}.xml", "application", "xml", xml.content))
+    return tuple(files)
+
+
 def invoice_attachments(
     session: Session, invoice: Invoice, customer: Customer
 ) -> tuple[Attachment, ...] | None:
-    """`<number>.pdf` (None while the documents are not rendered yet)."""
-    if invoice.pdf is None or invoice.number is None:
-        return None
-    return (Attachment(f"{invoice.number}.pdf", "application", "pdf", invoice.pdf),)
+    assert invoice.id is not None and invoice.number is not None
+    return _attachments(session, number=invoice.number, customer=customer, invoice_id=invoice.id)
 
 
 def credit_note_attachments(
     session: Session, note: CreditNote, customer: Customer
 ) -> tuple[Attachment, ...] | None:
-    return (Attachment(f"{note.number}.pdf", "application", "pdf", note.pdf),)
+    assert note.id is not None
+    return _attachments(session, number=note.number, customer=customer, credit_note_id=note.id)
 
 
 def compose(session: Session, row: EmailOutbox) -> Composed | None:

@@ -297,9 +297,11 @@ def stored_invoices(url: str) -> list[StoredInvoice]:
                 )
                 for row in conn.execute(
                     sa.text(
-                        "SELECT id, number, contract_id, period_label, currency, status, "
-                        "subtotal_minor, tax_minor, total_minor, pdf_sha256, pdf "
-                        "FROM invoices ORDER BY id"
+                        "SELECT i.id, i.number, i.contract_id, i.period_label, i.currency, "
+                        "i.status, i.subtotal_minor, i.tax_minor, i.total_minor, "
+                        "d.sha256 AS pdf_sha256, d.content AS pdf FROM invoices i "
+                        "LEFT JOIN invoice_documents d ON d.invoice_id = i.id AND d.format = 'pdf' "
+                        "ORDER BY i.id"
                     )
                 )
             ]
@@ -328,6 +330,7 @@ def table_counts(url: str) -> dict[str, int]:
         "billing_jobs",
         "credit_carryovers",
         "payment_outbox",
+        "invoice_documents",
     )
     return {table: count_rows(url, table) for table in tables}
 

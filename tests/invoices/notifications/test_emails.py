@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from app.notifications import smtp_from_settings
 from app.settings import Settings
-from invoices.models import CreditNote, Invoice
+from invoices import documents
 from invoices.notifications import deliver, emails
 from invoices.notifications.metrics import email_outbox_depth
 from invoices.notifications.models import EmailOutbox
@@ -69,9 +69,9 @@ def test_invoice_email_once_with_pdf(
     assert message["To"] == "ap@acme.example"
     files = {part.get_filename(): part for part in message.iter_attachments()}
     assert list(files) == [f"{invoice['number']}.pdf"]
-    stored = session.get(Invoice, invoice["id"])
+    stored = documents.get_document(session, invoice_id=invoice["id"], format="pdf")
     assert stored is not None
-    assert files[f"{invoice['number']}.pdf"].get_content() == stored.pdf
+    assert files[f"{invoice['number']}.pdf"].get_content() == stored.content
     assert files[f"{invoice['number']}.pdf"].get_content_type() == "application/pdf"
     assert email_outbox_depth(session) == 0
     row = session.scalar(select(EmailOutbox))
@@ -92,9 +92,9 @@ def test_credit_note_email(
     [subject] = [s for s in by_subject if note["number"] in s]
     assert invoice["number"] in subject
     files = {p.get_filename(): p for p in by_subject[subject].iter_attachments()}
-    stored = session.get(CreditNote, note["id"])
+    stored = documents.get_document(session, credit_note_id=note["id"], format="pdf")
     assert stored is not None
-    assert files[f"{note['number']}.pdf"].get_content() == stored.pdf
+    assert files[f"{note['number']}.pdf"].get_content() == stored.content
 
 
 def test_nothing_for_a_dry_run(client: TestClient, finance: Headers, session: Session) -> None:
@@ -296,3 +296,40 @@ def test_restarted_deliverer_sends_nothing_twice(fresh_database: str, smtp: Smtp
         assert done.returncode == 0, done.stderr
     assert "sent 0" in done.stdout
     assert len(smtp.received) == 1
+
+
+def test_email_waits_for_the_documents(
+    app: Any,
+    client: TestClient,
+    finance: Headers,
+    session: Session,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Documents may be rendered after the issuing commit: the e-mail goes once they exist."""
+    from invoices import issuing
+
+    clock = Clock()
+    with monkeypatch.context() as patch:
+        patch.setattr(issuing.documents, "render_invoice_documents", lambda *a, **k: None)
+        _, invoice = issue_invoice(client, finance)
+    _due_now(session, clock)
+    summary = _send(app, smtp, clock)
+    assert (summary.sent, summary.waiting) == (0, 1)
+    row = session.scalar(select(EmailOutbox))
+    assert row is not None
+    session.refresh(row)
+    assert row.attempts == 0 and row.state == "pending"
+    documents.render_invoice_documents(session, invoice["id"], issuer=issuing_issuer())
+    session.flush()
+    clock.advance(emails.WAIT_FOR_DOCUMENTS)
+    assert _send(app, smtp, clock).sent == 1
+    [received] = smtp.received
+    names = [p.get_filename() for p in received.message.iter_attachments()]
+    assert names == [f"{invoice['number']}.pdf"]
+
+
+def issuing_issuer() -> Any:
+    from app.billing import issuer_details
+
+    return issuer_details(Settings())
