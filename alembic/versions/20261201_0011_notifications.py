@@ -130,8 +130,11 @@ def upgrade() -> None:
     with op.batch_alter_table('email_outbox', schema=None) as batch_op:
         batch_op.create_index('ix_email_outbox_due', ['state', 'next_attempt_at'], unique=False)
 
+    # Existing plans get the default thresholds; new rows always carry theirs (no server default).
     with op.batch_alter_table('plans', schema=None) as batch_op:
         batch_op.add_column(sa.Column('alert_thresholds_percent', sa.JSON(), server_default='["80", "100"]', nullable=False))
+    with op.batch_alter_table('plans', schema=None) as batch_op:
+        batch_op.alter_column('alert_thresholds_percent', server_default=None)
 
     # ### end Alembic commands ###
 

@@ -53,6 +53,6 @@ class Plan(SQLModel, table=True):
     # Hours alerts (SPEC "Notifications"): canonical decimal strings, ascending.
     alert_thresholds_percent: list[str] = Field(
         default_factory=lambda: ["80", "100"],
-        sa_column=sa.Column(sa.JSON, nullable=False, server_default='["80", "100"]'),
+        sa_column=sa.Column(sa.JSON, nullable=False),
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
