@@ -113,6 +113,7 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
         sla=sla.summary,
         payment_instructions=issuer.payment_instructions,
         statement=tuple(statement_entries(session, contract.id, period)),
+        sample=issuer.sample,
     )
     return DocumentData(owner="invoice", owner_id=invoice_id, pdf=document)
 
@@ -148,5 +149,6 @@ def credit_note_data(
         template_version=pdf.TEMPLATE_VERSION,
         reverse_charge=invoice.reverse_charge,
         credited_invoice_number=invoice.number,
+        sample=issuer.sample,
     )
     return DocumentData(owner="credit_note", owner_id=credit_note_id, pdf=document)
