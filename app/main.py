@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -33,6 +35,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Hourglass", version="1.0.0", description=API_DESCRIPTION)
     app.state.settings = settings
+    if settings.issuer.sample:
+        logging.getLogger("hourglass").warning(
+            "no issuer configured (HOURGLASS_ISSUER_NAME and the other HOURGLASS_ISSUER_* "
+            "variables): invoices are issued by a sample issuer and marked "
+            '"SAMPLE — not a valid invoice"'
+        )
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     install_error_handlers(app)

@@ -1,5 +1,7 @@
-"""invoice documents: the stored PDF (and later e-invoices) move from invoices and credit notes
-into `invoice_documents`, one insert-only row per document and format
+"""invoice documents and e-invoice data: the stored PDF (and the e-invoices) move from invoices
+and credit notes into `invoice_documents`, one insert-only row per document and format;
+customers gain what EN 16931 needs (vat_id, buyer_reference, street, city, postal_code,
+e_invoice_format)
 
 Revision ID: 0007
 Revises: 0005
@@ -128,6 +130,22 @@ def upgrade() -> None:
         op.execute(INVOICE_GUARD)
         op.execute(DOCUMENTS_APPEND_ONLY)
     with _sqlite_foreign_keys_off():
+        with op.batch_alter_table('customers', schema=None) as batch_op:
+            batch_op.add_column(sa.Column('vat_id', sa.String(length=64), nullable=True))
+            batch_op.add_column(sa.Column('buyer_reference', sa.String(length=200), nullable=True))
+            batch_op.add_column(sa.Column('street', sa.String(length=200), nullable=True))
+            batch_op.add_column(sa.Column('city', sa.String(length=100), nullable=True))
+            batch_op.add_column(sa.Column('postal_code', sa.String(length=20), nullable=True))
+            batch_op.add_column(
+                sa.Column('e_invoice_format', sa.String(length=16), nullable=False, server_default='cii')
+            )
+            batch_op.create_check_constraint(
+                op.f('ck_customers_e_invoice_format_known'),
+                "e_invoice_format IN ('cii', 'xrechnung', 'ubl')",
+            )
+        # The model sets the default; the server default only filled the existing rows.
+        with op.batch_alter_table('customers', schema=None) as batch_op:
+            batch_op.alter_column('e_invoice_format', existing_type=sa.String(length=16), server_default=None)
         with op.batch_alter_table('invoices', schema=None) as batch_op:
             batch_op.drop_constraint(op.f('ck_invoices_issued_has_number_and_pdf'), type_='check')
             batch_op.create_check_constraint(
@@ -152,6 +170,10 @@ def downgrade() -> None:
     """Back to PDFs on the rows; e-invoices have no place there and are dropped."""
     postgres = op.get_bind().dialect.name == "postgresql"
     with _sqlite_foreign_keys_off():
+        with op.batch_alter_table('customers', schema=None) as batch_op:
+            batch_op.drop_constraint(op.f('ck_customers_e_invoice_format_known'), type_='check')
+            for column in ('e_invoice_format', 'postal_code', 'city', 'street', 'buyer_reference', 'vat_id'):
+                batch_op.drop_column(column)
         with op.batch_alter_table('credit_notes', schema=None) as batch_op:
             batch_op.add_column(sa.Column('pdf', sa.LargeBinary(), nullable=True))
             batch_op.add_column(sa.Column('pdf_sha256', sa.String(length=64), nullable=True))

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices import pdf
+from invoices.einvoice.mapping import Buyer, SourceLine, build_einvoice
+from invoices.einvoice.model import EInvoice
 from invoices.issuer import IssuerDetails
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from invoices.sla_credits import sla_for_period
@@ -35,6 +37,7 @@ class DocumentData:
     owner: OwnerKind
     owner_id: int
     pdf: pdf.PdfDocument
+    einvoice: EInvoice
 
 
 def _pdf_line(line: InvoiceLine | CreditNoteLine) -> pdf.InvoiceLine:
@@ -67,6 +70,31 @@ def _invoice_lines(session: Session, invoice_id: int) -> list[InvoiceLine]:
     )
 
 
+def _buyer(customer: Customer) -> Buyer:
+    assert customer.id is not None
+    return Buyer(
+        customer_id=customer.id,
+        name=customer.name,
+        street=customer.street,
+        city=customer.city,
+        postal_code=customer.postal_code,
+        country=customer.country,
+        vat_id=customer.vat_id,
+        email=customer.email,
+        buyer_reference=customer.buyer_reference,
+    )
+
+
+def _source(line: InvoiceLine | CreditNoteLine, sign: int = 1) -> SourceLine:
+    return SourceLine(
+        kind=line.kind,
+        description=line.description,
+        quantity=line.quantity,
+        unit_price_minor=line.unit_price_minor,
+        amount_minor=sign * line.amount_minor,
+    )
+
+
 def _issued_invoice(session: Session, invoice_id: int) -> Invoice:
     invoice = session.get(Invoice, invoice_id)
     if invoice is None or invoice.status == "draft" or invoice.number is None:
@@ -87,6 +115,7 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
     as_of = invoice.issued_at or invoice.created_at
     overage = book.period_overage(session, contract.id, period.start)
     sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=as_of)
+    rows = _invoice_lines(session, invoice_id)
     document = pdf.PdfDocument(
         kind="invoice",
         number=invoice.number,
@@ -96,7 +125,7 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
         currency=invoice.currency,
         issuer=issuer.for_pdf(),
         customer=_pdf_customer(customer),
-        lines=tuple(_pdf_line(line) for line in _invoice_lines(session, invoice_id)),
+        lines=tuple(_pdf_line(line) for line in rows),
         subtotal_minor=invoice.subtotal_minor,
         tax_rate_percent=invoice.tax_rate_percent,
         tax_minor=invoice.tax_minor,
@@ -113,8 +142,26 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
         sla=sla.summary,
         payment_instructions=issuer.payment_instructions,
         statement=tuple(statement_entries(session, contract.id, period)),
+        sample=issuer.sample,
     )
-    return DocumentData(owner="invoice", owner_id=invoice_id, pdf=document)
+    einvoice = build_einvoice(
+        credit_note=False,
+        number=invoice.number,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        currency=invoice.currency,
+        period_start=invoice.period_start,
+        period_end_exclusive=invoice.period_end,
+        issuer=issuer,
+        buyer=_buyer(customer),
+        lines=[_source(line) for line in rows],
+        tax_rate_percent=invoice.tax_rate_percent,
+        tax_minor=invoice.tax_minor,
+        total_minor=invoice.total_minor,
+        reverse_charge=invoice.reverse_charge,
+        notes=(invoice.note,) if invoice.note else (),
+    )
+    return DocumentData(owner="invoice", owner_id=invoice_id, pdf=document, einvoice=einvoice)
 
 
 def credit_note_data(
@@ -148,5 +195,28 @@ def credit_note_data(
         template_version=pdf.TEMPLATE_VERSION,
         reverse_charge=invoice.reverse_charge,
         credited_invoice_number=invoice.number,
+        sample=issuer.sample,
     )
-    return DocumentData(owner="credit_note", owner_id=credit_note_id, pdf=document)
+    # EN 16931 wants a credit note's amounts positive: the credited invoice's own figures.
+    einvoice = build_einvoice(
+        credit_note=True,
+        number=note.number,
+        issue_date=note.issue_date,
+        due_date=None,
+        currency=note.currency,
+        period_start=invoice.period_start,
+        period_end_exclusive=invoice.period_end,
+        issuer=issuer,
+        buyer=_buyer(customer),
+        lines=[_source(line, -1) for line in lines],
+        tax_rate_percent=invoice.tax_rate_percent,
+        tax_minor=-note.tax_minor,
+        total_minor=-note.total_minor,
+        reverse_charge=invoice.reverse_charge,
+        notes=tuple(text for text in (note.reason, invoice.note) if text),
+        preceding_invoice=invoice.number,
+        preceding_invoice_date=invoice.issue_date,
+    )
+    return DocumentData(
+        owner="credit_note", owner_id=credit_note_id, pdf=document, einvoice=einvoice
+    )

@@ -23,8 +23,8 @@ from invoices.issuer import IssuerDetails
 from invoices.models import CreditNote, Invoice
 from ledger.base import utcnow
 
-REQUIRED_FORMATS: tuple[str, ...] = ("pdf",)
-"""The formats every issued invoice and credit note gets; the others are optional extras."""
+REQUIRED_FORMATS: tuple[str, ...] = ("pdf", "cii", "xrechnung", "ubl")
+"""The formats every issued invoice and credit note gets (SPEC "E-invoices (EN 16931)")."""
 
 
 def get_document(

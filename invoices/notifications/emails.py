@@ -249,8 +249,7 @@ def _attachments(
     if pdf is None:
         return None
     files = [Attachment(f"{number}.pdf", "application", "pdf", pdf.content)]
-    # The customer's e-invoice format arrives with the e-invoice work (issue #11).
-    wanted = getattr(customer, "e_invoice_format", None)
+    wanted = customer.e_invoice_format
     if wanted in XML_FORMATS:
         xml = documents.get_document(session, format=wanted, **owner)
         if xml is None:

@@ -218,7 +218,11 @@ def load_dataset(
                 create_customer_service(session, name="Plain GmbH"),
                 create_customer_service(session, name="Taxed GmbH", tax_rate_percent="19"),
                 create_customer_service(
-                    session, name="Reverse SARL", tax_rate_percent="19", reverse_charge=True
+                    session,
+                    name="Reverse SARL",
+                    tax_rate_percent="19",
+                    reverse_charge=True,
+                    vat_id="FR40303265045",
                 ),
             ]
         for start in range(0, contracts, batch):

@@ -145,7 +145,8 @@ def test_migration_moves_stored_pdfs_out_and_back(fresh_database: str) -> None:
             kept = _issue(c, finance)
         before = _stored(engine)
         assert {(row[0], row[1]) for row in before} >= {(kept["id"], None), (voided["id"], None)}
-        assert len(before) == 3
+        assert len(before) == 3 * 4  # two invoices and a credit note, four formats each
+        pdfs = {row for row in before if row[2] == "pdf"}
 
         downgrade(engine, "0005")
         with engine.connect() as connection:
@@ -156,6 +157,6 @@ def test_migration_moves_stored_pdfs_out_and_back(fresh_database: str) -> None:
             assert hashlib.sha256(bytes(pdf)).hexdigest() == sha
 
         upgrade(engine, "head")
-        assert _stored(engine) == before
+        assert _stored(engine) == pdfs  # the e-invoices had no place before 0007
     finally:
         engine.dispose()

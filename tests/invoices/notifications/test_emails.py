@@ -333,3 +333,44 @@ def issuing_issuer() -> Any:
     from app.billing import issuer_details
 
     return issuer_details(Settings())
+
+
+@pytest.mark.parametrize("e_invoice_format", ["xrechnung", "ubl", "cii"])
+def test_xml_attached_for_xrechnung_and_ubl_customers(
+    app: Any,
+    client: TestClient,
+    finance: Headers,
+    session: Session,
+    smtp: SmtpServer,
+    e_invoice_format: str,
+) -> None:
+    clock = Clock()
+    _, invoice = issue_invoice(
+        client,
+        finance,
+        e_invoice_format=e_invoice_format,
+        buyer_reference="04011000-12345-34",
+        street="Unter den Linden 5",
+        city="Berlin",
+        postal_code="10117",
+    )
+    note = client.post(f"/v1/invoices/{invoice['id']}/void", json={}, headers=finance).json()
+    _due_now(session, clock)
+    assert _send(app, smtp, clock).sent == 2
+    by_subject = {r.message["Subject"].split(" ")[0]: r.message for r in smtp.received}
+    cases = (
+        ("Invoice", invoice["number"], {"invoice_id": invoice["id"]}),
+        ("Credit", note["number"], {"credit_note_id": note["id"]}),
+    )
+    for word, number, owner in cases:
+        message = by_subject[word]
+        files = {p.get_filename(): p.get_content() for p in message.iter_attachments()}
+        pdf = documents.get_document(session, format="pdf", **owner)
+        assert pdf is not None and files[f"{number}.pdf"] == pdf.content
+        if e_invoice_format == "cii":  # Factur-X: the XML travels inside the PDF
+            assert list(files) == [f"{number}.pdf"]
+        else:
+            xml = documents.get_document(session, format=e_invoice_format, **owner)
+            assert xml is not None
+            assert list(files) == [f"{number}.pdf", f"{number}.xml"]
+            assert files[f"{number}.xml"] == xml.content
