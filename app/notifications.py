@@ -9,15 +9,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import tables  # noqa: F401  (every table, so foreign keys resolve in the CLI)
 from app.settings import Settings
-from invoices.notifications import deliver, emails
+from invoices.notifications import deliver, mailer
 
 
-def smtp_from_settings(settings: Settings) -> emails.SmtpConfig | None:
+def smtp_from_settings(settings: Settings) -> mailer.SmtpConfig | None:
     """None unless both HOURGLASS_SMTP_URL and HOURGLASS_MAIL_FROM are set: then no e-mail is
     sent, and the e-mail outbox keeps its rows until SMTP is configured."""
     if not settings.smtp_url or not settings.mail_from:
         return None
-    return emails.parse_smtp_url(
+    return mailer.parse_smtp_url(
         settings.smtp_url, mail_from=settings.mail_from, sender_name=settings.issuer.name
     )
 

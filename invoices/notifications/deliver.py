@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from invoices.notifications import alerts, emails, webhooks
+from invoices.notifications import alerts, mailer, webhooks
 from ledger.base import utcnow
 
 log = logging.getLogger("hourglass.notifications")
@@ -20,19 +20,19 @@ log = logging.getLogger("hourglass.notifications")
 @dataclass
 class PassSummary:
     alerts_relayed: int
-    emails: emails.SendSummary | None  # None: SMTP is not configured
+    emails: mailer.SendSummary | None  # None: SMTP is not configured
     webhooks: webhooks.DeliverySummary
 
 
 def deliver_once(
     factory: sessionmaker[Session],
     *,
-    smtp: emails.SmtpConfig | None,
+    smtp: mailer.SmtpConfig | None,
     clock: Callable[[], datetime] = utcnow,
     webhook_timeout: float = webhooks.TIMEOUT_SECONDS,
 ) -> PassSummary:
     relayed = alerts.relay_pending(factory, now=clock())
-    sent = emails.send_pending(factory, smtp, clock=clock) if smtp is not None else None
+    sent = mailer.send_pending(factory, smtp, clock=clock) if smtp is not None else None
     delivered = webhooks.deliver_pending(factory, clock=clock, timeout=webhook_timeout)
     return PassSummary(relayed, sent, delivered)
 
@@ -40,7 +40,7 @@ def deliver_once(
 def run_forever(
     factory: sessionmaker[Session],
     *,
-    smtp: emails.SmtpConfig | None,
+    smtp: mailer.SmtpConfig | None,
     stop: threading.Event,
     poll_seconds: float = 5.0,
 ) -> None:
@@ -55,7 +55,7 @@ def run_forever(
 
 
 def start_background(
-    factory: sessionmaker[Session], *, smtp: emails.SmtpConfig | None, poll_seconds: float = 5.0
+    factory: sessionmaker[Session], *, smtp: mailer.SmtpConfig | None, poll_seconds: float = 5.0
 ) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from app.db import make_engine, session_factory, unit_of_work
-from invoices.notifications import emails, events, webhooks
+from invoices.notifications import emails, events, mailer, webhooks
 from invoices.notifications.endpoints import WebhookEndpointCreate, create_endpoint
 from invoices.notifications.models import EmailOutbox
 from ledger.hours.alerts import HoursAlert
@@ -85,8 +85,8 @@ def test_parallel_senders_send_each_email_once(fresh_database: str) -> None:
                 row = emails.queue_alert_email(session, alert)
                 row.recipients = [f"c{n}@acme.example"]
                 row.state = "pending"
-        config = emails.parse_smtp_url(server.url, mail_from="hours@hourglass.example")
-        _together(lambda: emails.send_pending(factory, config))
+        config = mailer.parse_smtp_url(server.url, mail_from="hours@hourglass.example")
+        _together(lambda: mailer.send_pending(factory, config))
         received = Counter(r.recipients[0] for r in server.received)
         assert received == Counter(f"c{n}@acme.example" for n in range(EVENTS))
         with unit_of_work(factory) as session:

@@ -20,7 +20,7 @@ from sqlmodel import select
 from app.notifications import smtp_from_settings
 from app.settings import Settings
 from invoices import documents
-from invoices.notifications import deliver, emails
+from invoices.notifications import deliver, mailer
 from invoices.notifications.metrics import email_outbox_depth
 from invoices.notifications.models import EmailOutbox
 from tests.invoices.billing.helpers import HOURGLASS, Headers, open_database
@@ -36,14 +36,14 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def _config(server: SmtpServer) -> emails.SmtpConfig:
-    return emails.parse_smtp_url(
+def _config(server: SmtpServer) -> mailer.SmtpConfig:
+    return mailer.parse_smtp_url(
         server.url, mail_from="billing@hourglass.example", sender_name="Hourglass Services GmbH"
     )
 
 
-def _send(app: Any, server: SmtpServer, clock: Clock) -> emails.SendSummary:
-    return emails.send_pending(app.state.session_factory, _config(server), clock=clock)
+def _send(app: Any, server: SmtpServer, clock: Clock) -> mailer.SendSummary:
+    return mailer.send_pending(app.state.session_factory, _config(server), clock=clock)
 
 
 def _due_now(session: Session, clock: Clock) -> None:
@@ -169,12 +169,12 @@ def test_crash_before_handing_over_sends_once(
         raise _Crash
 
     with monkeypatch.context() as patch:
-        patch.setattr(emails, "mark_sending", die)
+        patch.setattr(mailer, "mark_sending", die)
         with pytest.raises(_Crash):
             _send(app, smtp, clock)
     assert smtp.received == []
     assert _send(app, smtp, clock).sent == 0  # leased by the dead sender
-    clock.advance(emails.LEASE + timedelta(seconds=1))
+    clock.advance(mailer.LEASE + timedelta(seconds=1))
     assert _send(app, smtp, clock).sent == 1
     clock.advance(timedelta(days=1))
     assert _send(app, smtp, clock).sent == 0
@@ -199,14 +199,14 @@ def test_crash_after_handing_over_resends_with_the_same_message_id(
         raise _Crash
 
     with monkeypatch.context() as patch:
-        patch.setattr(emails, "record_sent", die)
+        patch.setattr(mailer, "record_sent", die)
         with pytest.raises(_Crash):
             _send(app, smtp, clock)
     row = session.scalar(select(EmailOutbox))
     assert row is not None
     session.refresh(row)
     assert row.state == "sending"
-    clock.advance(emails.LEASE + timedelta(seconds=1))
+    clock.advance(mailer.LEASE + timedelta(seconds=1))
     assert _send(app, smtp, clock).sent == 1
     assert _send(app, smtp, clock).sent == 0
     ids = [r.message["Message-ID"] for r in smtp.received]
@@ -225,7 +225,7 @@ def test_unset_smtp_sends_nothing_and_keeps_the_rows(
 
 
 def test_smtp_url_parsing() -> None:
-    plain = emails.parse_smtp_url("smtp://u%40x:p%3Aw@mail.example:2525", mail_from="a@b.example")
+    plain = mailer.parse_smtp_url("smtp://u%40x:p%3Aw@mail.example:2525", mail_from="a@b.example")
     assert (plain.host, plain.port, plain.tls, plain.username, plain.password) == (
         "mail.example",
         2525,
@@ -233,11 +233,11 @@ def test_smtp_url_parsing() -> None:
         "u@x",
         "p:w",
     )
-    secure = emails.parse_smtp_url("smtps://mail.example", mail_from="a@b.example")
+    secure = mailer.parse_smtp_url("smtps://mail.example", mail_from="a@b.example")
     assert (secure.port, secure.tls) == (465, True)
     for bad in ("http://mail.example", "smtp://", "smtp://mail.example:notaport"):
-        with pytest.raises(emails.SmtpUrlInvalid):
-            emails.parse_smtp_url(bad, mail_from="a@b.example")
+        with pytest.raises(mailer.SmtpUrlInvalid):
+            mailer.parse_smtp_url(bad, mail_from="a@b.example")
     assert "p:w" not in repr(plain)
 
 
@@ -322,7 +322,7 @@ def test_email_waits_for_the_documents(
     assert row.attempts == 0 and row.state == "pending"
     documents.render_invoice_documents(session, invoice["id"], issuer=issuing_issuer())
     session.flush()
-    clock.advance(emails.WAIT_FOR_DOCUMENTS)
+    clock.advance(mailer.WAIT_FOR_DOCUMENTS)
     assert _send(app, smtp, clock).sent == 1
     [received] = smtp.received
     names = [p.get_filename() for p in received.message.iter_attachments()]

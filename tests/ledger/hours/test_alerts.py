@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from app.db import make_engine, session_factory, unit_of_work
 from invoices.notifications import alerts as relay
-from invoices.notifications import emails
+from invoices.notifications import mailer
 from invoices.notifications.models import EmailOutbox, NotificationEvent, WebhookDelivery
 from ledger.hours.alerts import HoursAlert, _insert_once
 from ledger.hours.schemas import WorkEntryCreate
@@ -177,8 +177,8 @@ def test_relayed_to_contacts_and_webhook_once(
         clock = Clock()
         session.execute(sa.update(EmailOutbox).values(next_attempt_at=clock.now))
         session.flush()
-        config = emails.parse_smtp_url(server.url, mail_from="hours@hourglass.example")
-        assert emails.send_pending(factory, config, clock=clock).sent == 1
+        config = mailer.parse_smtp_url(server.url, mail_from="hours@hourglass.example")
+        assert mailer.send_pending(factory, config, clock=clock).sent == 1
     finally:
         server.stop()
     [received] = server.received
