@@ -11,6 +11,11 @@ Like the payment collector (`invoices.payments.collection`), each delivery goes 
    anything else schedules the next try: 30 s, doubling, at most 6 h apart, for 3 days after the
    event (then `failed`).
 
+The 10-second timeout bounds connecting and each wait for the receiver (httpx's per-phase
+timeouts), not the sum: a receiver that drips its answer a byte at a time could hold a delivery
+longer, never past the lease, which is what keeps two deliverers apart. Any http(s) host is
+accepted, loopback and private networks included (the tests need loopback).
+
 So an acknowledged delivery is never repeated. A crash between a 2xx and step 3 repeats it
 (the receiver sees the same event `id` again, as with Stripe): unavoidable without the
 receiver's help, and what the event id is for.
