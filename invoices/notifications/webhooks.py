@@ -13,7 +13,7 @@ Like the payment collector (`invoices.payments.collection`), each delivery goes 
 
 The 10-second timeout bounds connecting and each wait for the receiver (httpx's per-phase
 timeouts), not the sum: a receiver that drips its answer a byte at a time could hold a delivery
-longer, never past the lease, which is what keeps two deliverers apart. Any http(s) host is
+longer (past the 2-minute lease, two deliverers could then both be posting the event). Any http(s) host is
 accepted, loopback and private networks included (the tests need loopback).
 
 So an acknowledged delivery is never repeated. A crash between a 2xx and step 3 repeats it
