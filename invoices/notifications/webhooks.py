@@ -11,9 +11,8 @@ Like the payment collector (`invoices.payments.collection`), each delivery goes 
    anything else schedules the next try: 30 s, doubling, at most 6 h apart, for 3 days after the
    event (then `failed`).
 
-The 10-second timeout bounds connecting and each wait for the receiver (httpx's per-phase
-timeouts), not the sum: a receiver that drips its answer a byte at a time could hold a delivery
-longer (past the 2-minute lease, two deliverers could then both be posting the event). Any http(s) host is
+The 10-second timeout bounds the whole exchange (connect, send, the complete answer), so a
+receiver that drips its answer a byte at a time is cut off too. Any http(s) host is
 accepted, loopback and private networks included (the tests need loopback).
 
 So an acknowledged delivery is never repeated. A crash between a 2xx and step 3 repeats it
@@ -27,10 +26,12 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -153,10 +154,9 @@ def post(
     }
     started = time.monotonic()
     try:
-        with httpx.Client(
-            timeout=httpx.Timeout(timeout), follow_redirects=False, transport=transport
-        ) as client:
-            response = client.post(claimed.url, content=claimed.body, headers=headers)
+        response = _post_within(
+            claimed.url, claimed.body, headers, timeout=timeout, transport=transport
+        )
         status: int | None = response.status_code
         error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
     except httpx.TimeoutException:
@@ -168,6 +168,40 @@ def post(
         status, error = None, f"{type(exc).__name__}: {exc}"
     duration_ms = int((time.monotonic() - started) * 1000)
     return PostResult(status, None if error is None else error[:ERROR_LENGTH], duration_ms)
+
+
+def _post_within(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    transport: httpx.BaseTransport | None,
+) -> httpx.Response:
+    """The POST with a deadline for the whole exchange, not just for each phase: it runs in a
+    helper thread, and when the deadline passes its connection is closed under it."""
+    client = httpx.Client(
+        timeout=httpx.Timeout(timeout), follow_redirects=False, transport=transport
+    )
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["response"] = client.post(url, content=body, headers=headers)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="hourglass-webhook-post", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        client.close()  # the helper's request fails at once and the thread ends
+        raise httpx.TimeoutException(f"no complete answer within {timeout:g} s")
+    client.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    response: httpx.Response = outcome["response"]
+    return response
 
 
 def record_attempt(

@@ -18,8 +18,9 @@ class Request:
 
 
 class WebhookReceiver:
-    """Each request takes the next scripted answer: an int status, or `("sleep", seconds)`
-    (then 200); when the script is empty it answers `default`."""
+    """Each request takes the next scripted answer: an int status, `("sleep", seconds)` (then
+    200), or `("drip", seconds)` (a 200 sent a byte every `seconds`); when the script is empty
+    it answers `default`."""
 
     def __init__(self, *script: Any, default: int = 200) -> None:
         self.script: deque[Any] = deque(script)
@@ -38,6 +39,16 @@ class WebhookReceiver:
                     )
                     step = receiver.script.popleft() if receiver.script else receiver.default
                 status = step
+                if isinstance(step, tuple) and step[0] == "drip":
+                    try:  # the status line a byte at a time, each byte well within a timeout
+                        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(step[1])
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
                 if isinstance(step, tuple):
                     time.sleep(step[1])
                     status = 200

@@ -6,6 +6,7 @@ hangs and then accepts, backoff for days, at most one acknowledged delivery, the
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -248,6 +249,25 @@ def test_retries_for_more_than_a_day_then_gives_up(
     log = client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", headers=finance).json()
     assert log["items"][0]["state"] == "failed"
     assert 10 <= len(receiver.requests) <= 30
+
+
+def test_the_timeout_bounds_the_whole_answer(
+    app: Any, client: TestClient, finance: Headers, session: Session
+) -> None:
+    """A receiver that drips a 200 a byte every 0.1 s never trips a per-read timeout of 0.5 s,
+    but the whole answer takes seconds: cut off at the deadline, and not acknowledged."""
+    clock = Clock()
+    with WebhookReceiver(("drip", 0.1)) as receiver:
+        register_endpoint(client, finance, receiver.url, ["invoice.issued"])
+        issue_invoice(client, finance)
+        session.execute(sa.update(WebhookDelivery).values(next_attempt_at=clock.now))
+        session.flush()
+        started = time.monotonic()
+        summary = _deliver(app, clock, timeout=0.5)
+        elapsed = time.monotonic() - started
+    assert summary.delivered == 0 and summary.retried == 1
+    assert "timed out" in str(summary.outcomes[0][2])
+    assert elapsed < 2.5
 
 
 def test_backoff_grows_from_seconds_to_hours() -> None:
