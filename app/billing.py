@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
-from invoices.issuing import IssuerDetails
+from invoices.issuer import IssuerDetails
 from invoices.runs.flows import Biller
 
 
@@ -14,9 +14,18 @@ def issuer_details(settings: Settings) -> IssuerDetails:
     return IssuerDetails(
         name=issuer.name,
         address_lines=issuer.address,
-        tax_id=issuer.tax_id,
-        email=issuer.email,
+        tax_id=issuer.tax_id or None,
+        email=issuer.email or None,
         payment_instructions=issuer.payment_instructions,
+        street=issuer.street or None,
+        city=issuer.city or None,
+        postal_code=issuer.postal_code or None,
+        country=issuer.country or None,
+        phone=issuer.phone or None,
+        contact_name=issuer.contact_name or None,
+        iban=issuer.iban or None,
+        bic=issuer.bic or None,
+        sample=issuer.sample,
     )
 
 

@@ -23,10 +23,12 @@ db_cli = typer.Typer(help="Database schema.", **_plain)
 token_cli = typer.Typer(help="API tokens.", **_plain)
 billing_cli = typer.Typer(help="The month-end billing job.", **_plain)
 payments_cli = typer.Typer(help="Collecting invoices through Stripe.", **_plain)
+notifications_cli = typer.Typer(help="E-mails, webhooks and hours alerts.", **_plain)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(billing_cli, name="billing")
 cli.add_typer(payments_cli, name="payments")
+cli.add_typer(notifications_cli, name="notifications")
 
 
 def _version(value: bool) -> None:
@@ -99,7 +101,12 @@ def serve(
     """Apply migrations (once, here, before any worker starts), then serve the API and portal."""
     from app.serving import serve_api
 
+    from app.notifications import start_notifications_thread
+
     db_upgrade()
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    start_notifications_thread(settings, session_factory(engine))
     serve_api(host=host, port=port, workers=workers, healthcheck_timeout=worker_healthcheck_timeout)
 
 
@@ -219,6 +226,31 @@ def payments_collect(
     finally:
         engine.dispose()
     raise typer.Exit(code=code)
+
+
+@notifications_cli.command("deliver")
+def notifications_deliver(
+    once: bool = typer.Option(False, "--once", help="one pass, then exit (default: keep going)"),
+    poll: float = typer.Option(5.0, min=0.1, help="seconds between passes"),
+) -> None:
+    """Relay hours alerts, send due e-mails and deliver due webhooks."""
+    import time
+
+    from rich.console import Console
+
+    from app.notifications import run_pass
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    console = Console()
+    try:
+        while True:
+            run_pass(settings, session_factory(engine), console)
+            if once:
+                return
+            time.sleep(poll)
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

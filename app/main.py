@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -22,6 +24,7 @@ from app.routes import (
     portal,
     sla,
     tokens,
+    webhook_endpoints,
     work_entries,
 )
 from app.settings import Settings, load_settings
@@ -44,6 +47,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies=[idempotency.IdempotencyClaim],
     )
     app.state.settings = settings
+    if settings.issuer.sample:
+        logging.getLogger("hourglass").warning(
+            "no issuer configured (HOURGLASS_ISSUER_NAME and the other HOURGLASS_ISSUER_* "
+            "variables): invoices are issued by a sample issuer and marked "
+            '"SAMPLE — not a valid invoice"'
+        )
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     install_error_handlers(app)
@@ -60,6 +69,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         invoices,
         billing_runs,
         payments,
+        webhook_endpoints,
         portal,
         tokens,
     ):

@@ -3,6 +3,8 @@
 from app.auth.models import ApiToken
 from app.idempotency.models import IdempotencyKey
 from invoices import models as invoice_models  # noqa: F401  (invoices, credit notes, …)
+from invoices.documents import models as document_models  # noqa: F401  (stored documents)
+from invoices.notifications import models as notification_models  # noqa: F401
 from invoices.payments import models as payment_models  # noqa: F401  (payment outbox)
 from invoices.payments import stripe_events  # noqa: F401  (webhook events handled)
 from invoices.runs import auto as auto_runs  # noqa: F401  (auto billing: one row a month)
@@ -11,6 +13,7 @@ from ledger.base import metadata
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
+from ledger.hours.alerts import HoursAlert
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, PeriodOverage, Pool, WorkEntry
 from ledger.sla import models as sla_models  # noqa: F401  (incidents, tickets, contacts)
 
@@ -20,6 +23,7 @@ __all__ = [
     "ClosedPeriod",
     "Contract",
     "Customer",
+    "HoursAlert",
     "IdempotencyKey",
     "LedgerEntry",
     "PeriodOverage",

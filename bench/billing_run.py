@@ -77,7 +77,13 @@ def _templates(session: Any, entries: int) -> list[int]:
     customers = [
         create_customer(session, name="Plain GmbH"),
         create_customer(session, name="Taxed GmbH", tax_rate_percent="19"),
-        create_customer(session, name="Reverse SARL", tax_rate_percent="19", reverse_charge=True),
+        create_customer(
+            session,
+            name="Reverse SARL",
+            tax_rate_percent="19",
+            reverse_charge=True,
+            vat_id="FR40303265045",
+        ),
     ]
     ids = []
     for index in range(8):

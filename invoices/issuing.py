@@ -1,12 +1,12 @@
 """Billing one contract period into an issued invoice, and voiding an invoice.
 
 The caller holds the contract lock and owns the transaction: closing the period, numbering the
-invoice, rendering its PDF and queueing its payment all commit together or not at all.
+invoice, storing its documents (`invoices.documents`) and queueing its payment all commit
+together or not at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from invoices import documents
 from invoices import lines as invoice_lines
-from invoices import pdf
+from invoices.issuer import IssuerDetails
 from invoices.models import (
     Adjustment,
     CreditCarryover,
@@ -24,10 +25,11 @@ from invoices.models import (
     Invoice,
     InvoiceLine,
 )
+from invoices.notifications import events as notify
 from invoices.numbering import next_number
 from invoices.payments.models import PaymentOutbox
 from invoices.sla_credits import SlaForPeriod, sla_for_period
-from invoices.statement_data import hours_summary, pending_late_minutes, statement_entries
+from invoices.statement_data import pending_late_minutes
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
@@ -41,25 +43,6 @@ from ledger.periods import Period
 
 class InvoiceImmutable(Conflict):
     title = "Invoice is immutable"
-
-
-@dataclass(frozen=True)
-class IssuerDetails:
-    """Who issues invoices: printed on every PDF, and the scope of the number sequences."""
-
-    name: str
-    address_lines: tuple[str, ...] = ()
-    tax_id: str | None = None
-    email: str | None = None
-    payment_instructions: tuple[str, ...] = ()
-
-    def for_pdf(self) -> pdf.Issuer:
-        return pdf.Issuer(
-            name=self.name,
-            address_lines=self.address_lines,
-            tax_id=self.tax_id,
-            email=self.email,
-        )
 
 
 @dataclass
@@ -210,7 +193,7 @@ def bill_period(
         return found
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
-    totals, late, adjustments, carried, sla = _compute(
+    totals, late, adjustments, carried, _sla = _compute(
         session, contract=contract, plan=plan, customer=customer, period=period, now=now
     )
     invoice = Invoice(
@@ -255,16 +238,7 @@ def bill_period(
     if preview:
         session.flush()
         return invoice
-    _issue(
-        session,
-        invoice,
-        customer=customer,
-        issuer=issuer,
-        now=now,
-        contract=contract,
-        period=period,
-        sla=sla,
-    )
+    _issue(session, invoice, customer=customer, issuer=issuer, now=now)
     return invoice
 
 
@@ -315,46 +289,12 @@ def _issue(
     customer: Customer,
     issuer: IssuerDetails,
     now: datetime,
-    contract: Contract,
-    period: Period,
-    sla: SlaForPeriod,
 ) -> None:
-    assert invoice.id is not None and contract.id is not None
+    assert invoice.id is not None
     issue_date = now.date()
     invoice.number = next_number(session, issuer=issuer.name, kind="invoice", year=issue_date.year)
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=customer.payment_terms_days)
-    overage = book.period_overage(session, contract.id, period.start)
-    document = pdf.PdfDocument(
-        kind="invoice",
-        number=invoice.number,
-        issue_date=issue_date,
-        due_date=invoice.due_date,
-        period=invoice.period_label,
-        currency=invoice.currency,
-        issuer=issuer.for_pdf(),
-        customer=_pdf_customer(customer),
-        lines=tuple(_pdf_line(line) for line in invoice_lines_of(session, invoice.id)),
-        subtotal_minor=invoice.subtotal_minor,
-        tax_rate_percent=invoice.tax_rate_percent,
-        tax_minor=invoice.tax_minor,
-        total_minor=invoice.total_minor,
-        template_version=pdf.TEMPLATE_VERSION,
-        reverse_charge=invoice.reverse_charge,
-        hours=hours_summary(
-            session,
-            contract.id,
-            period,
-            overage_minutes=overage.overage_minutes + overage.on_demand_minutes,
-            now=now,
-        ),
-        sla=sla.summary,
-        payment_instructions=issuer.payment_instructions,
-        statement=tuple(statement_entries(session, contract.id, period)),
-    )
-    invoice.pdf = pdf.render_pdf(document)
-    invoice.pdf_sha256 = hashlib.sha256(invoice.pdf).hexdigest()
-    invoice.template_version = pdf.TEMPLATE_VERSION
     invoice.status = "issued"
     invoice.issued_at = now
     if invoice.total_minor > 0:
@@ -362,6 +302,9 @@ def _issue(
             PaymentOutbox(invoice_id=invoice.id, idempotency_key=f"hourglass-invoice-{invoice.id}")
         )
     session.flush()
+    # Until document jobs render after the commit, the documents come with the invoice.
+    documents.render_invoice_documents(session, invoice.id, issuer=issuer)
+    notify.invoice_issued(session, invoice, now=now)
 
 
 def _restore_credit(session: Session, voided: Invoice) -> None:
@@ -400,26 +343,6 @@ def invoice_lines_of(session: Session, invoice_id: int) -> list[InvoiceLine]:
     )
 
 
-def _pdf_line(line: InvoiceLine | CreditNoteLine) -> pdf.InvoiceLine:
-    return pdf.InvoiceLine(
-        kind=line.kind,
-        description=line.description,
-        quantity=line.quantity,
-        unit_price_minor=line.unit_price_minor,
-        amount_minor=line.amount_minor,
-    )
-
-
-def _pdf_customer(customer: Customer) -> pdf.Customer:
-    return pdf.Customer(
-        name=customer.name,
-        address_lines=tuple(customer.address),
-        country=customer.country,
-        tax_id=customer.tax_id,
-        email=customer.email,
-    )
-
-
 def void_invoice(
     session: Session,
     invoice_id: int,
@@ -444,8 +367,7 @@ def void_invoice(
             f"a payment of invoice {invoice.number} is being collected: void it once the "
             "collection has finished"
         )
-    customer = session.get(Customer, invoice.customer_id)
-    assert customer is not None and invoice.number is not None
+    assert invoice.number is not None
     issue_date = now.date()
     number = next_number(session, issuer=issuer.name, kind="credit_note", year=issue_date.year)
     originals = invoice_lines_of(session, invoice_id)
@@ -461,25 +383,6 @@ def void_invoice(
         )
         for line in originals
     ]
-    document = pdf.PdfDocument(
-        kind="credit_note",
-        number=number,
-        issue_date=issue_date,
-        due_date=None,
-        period=invoice.period_label,
-        currency=invoice.currency,
-        issuer=issuer.for_pdf(),
-        customer=_pdf_customer(customer),
-        lines=tuple(_pdf_line(line) for line in credit_lines),
-        subtotal_minor=-invoice.subtotal_minor,
-        tax_rate_percent=invoice.tax_rate_percent,
-        tax_minor=-invoice.tax_minor,
-        total_minor=-invoice.total_minor,
-        template_version=pdf.TEMPLATE_VERSION,
-        reverse_charge=invoice.reverse_charge,
-        credited_invoice_number=invoice.number,
-    )
-    rendered = pdf.render_pdf(document)
     assert invoice.id is not None
     note = CreditNote(
         number=number,
@@ -491,9 +394,6 @@ def void_invoice(
         subtotal_minor=-invoice.subtotal_minor,
         tax_minor=-invoice.tax_minor,
         total_minor=-invoice.total_minor,
-        pdf=rendered,
-        pdf_sha256=hashlib.sha256(rendered).hexdigest(),
-        template_version=pdf.TEMPLATE_VERSION,
     )
     session.add(note)
     session.flush()
@@ -501,6 +401,8 @@ def void_invoice(
     for line in credit_lines:
         line.credit_note_id = note.id
         session.add(line)
+    session.flush()
+    documents.render_credit_note_documents(session, note.id, issuer=issuer)
     invoice.status = "void"
     invoice.voided_at = now
     _restore_credit(session, invoice)
@@ -510,4 +412,5 @@ def void_invoice(
         .values(state="cancelled", updated_at=now)
     )
     session.flush()
+    notify.invoice_voided(session, invoice, note, now=now)
     return note

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from invoices.documents import document_digest
 from invoices.issuing import Preview, invoice_lines_of
 from invoices.lines import Line
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
-from invoices.schemas import CreditNoteRead, InvoiceRead, LineRead, PreviewRead
+from invoices.runs.models import BillingRun
+from invoices.schemas import BillingRunRead, CreditNoteRead, InvoiceRead, LineRead, PreviewRead
 from ledger import money
 from ledger.errors import NotFound
 
@@ -77,6 +80,7 @@ def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
     credit_note_id = session.scalar(
         select(col(CreditNote.id)).where(col(CreditNote.invoice_id) == invoice.id)
     )
+    pdf_sha256, template_version = document_digest(session, invoice_id=invoice.id) or (None, None)
     return InvoiceRead(
         id=invoice.id,
         number=invoice.number,
@@ -94,8 +98,8 @@ def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
         total=fmt(invoice.total_minor, invoice.currency),
         reverse_charge=invoice.reverse_charge,
         note=invoice.note,
-        pdf_sha256=invoice.pdf_sha256,
-        template_version=invoice.template_version,
+        pdf_sha256=pdf_sha256,
+        template_version=template_version,
         payment_status=invoice.payment_status,
         payment_failure_message=invoice.payment_failure_message,
         credit_note_id=credit_note_id,
@@ -114,6 +118,7 @@ def credit_note_to_read(session: Session, note: CreditNote) -> CreditNoteRead:
         .order_by(col(CreditNoteLine.position))
     ).all()
     invoice = session.get(Invoice, note.invoice_id)
+    pdf = document_digest(session, credit_note_id=note.id)
     return CreditNoteRead(
         id=note.id,
         number=note.number,
@@ -127,7 +132,7 @@ def credit_note_to_read(session: Session, note: CreditNote) -> CreditNoteRead:
         subtotal=fmt(note.subtotal_minor, note.currency),
         tax=fmt(note.tax_minor, note.currency),
         total=fmt(note.total_minor, note.currency),
-        pdf_sha256=note.pdf_sha256,
+        pdf_sha256=pdf[0] if pdf else None,
     )
 
 
@@ -144,4 +149,20 @@ def preview_to_read(preview: Preview) -> PreviewRead:
         tax=fmt(preview.tax_minor, c),
         total=fmt(preview.total_minor, c),
         notes=preview.notes,
+    )
+
+
+def billing_run_to_read(run: BillingRun, summary: dict[str, Any]) -> BillingRunRead:
+    """A billing run as `GET /v1/billing-runs/{id}` shows it (and its webhook event)."""
+    return BillingRunRead(
+        id=run.id,
+        period=run.period_label,
+        dry_run=False,
+        status=run.status,
+        contracts=int(summary.get("contracts", 0)),
+        invoices=int(summary.get("invoices", 0)),
+        totals=summary.get("totals", {}),
+        failures=summary.get("failures", []),
+        created_at=run.created_at,
+        finished_at=run.finished_at,
     )

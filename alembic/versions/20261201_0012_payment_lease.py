@@ -2,7 +2,7 @@
 (a collector or the portal's card payment)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 21:30:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import ledger.base
 
 revision: str = '0012'
-down_revision: str | None = '0010'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from app.billing import make_biller
 from app.dependencies import Finance, SessionDep
 from app.payments import app_gateway, collect_after_run
-from invoices.queries import preview_to_read
+from invoices.queries import billing_run_to_read, preview_to_read
 from invoices.runs import flows
 from invoices.runs.models import BillingRun
 from invoices.schemas import BillingRunCreate, BillingRunRead
@@ -23,18 +23,7 @@ router = APIRouter(prefix="/v1/billing-runs", tags=["billing"])
 
 
 def _read(run: BillingRun, summary: dict[str, Any]) -> BillingRunRead:
-    return BillingRunRead(
-        id=run.id,
-        period=run.period_label,
-        dry_run=False,
-        status=run.status,
-        contracts=int(summary.get("contracts", 0)),
-        invoices=int(summary.get("invoices", 0)),
-        totals=summary.get("totals", {}),
-        failures=summary.get("failures", []),
-        created_at=run.created_at,
-        finished_at=run.finished_at,
-    )
+    return billing_run_to_read(run, summary)
 
 
 @router.post("", status_code=201, response_model=BillingRunRead)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.billing import issuer_details
 from app.dependencies import Finance, FinanceOrCustomer, SessionDep
 from app.pagination import Page, PageParams, make_page
-from invoices import queries
+from invoices import documents, queries
 from invoices.issuing import void_invoice
 from invoices.models import Adjustment
 from invoices.schemas import (
@@ -84,9 +84,47 @@ def get_invoice_pdf(
     invoice_id: int, request: Request, session: SessionDep, who: FinanceOrCustomer
 ) -> Response:
     invoice = queries.get_invoice(session, invoice_id, visible_to=who.visible_customer)
-    if invoice.pdf is None or invoice.pdf_sha256 is None:
-        raise NotFound(f"invoice {invoice_id} has no PDF")
-    return _pdf_response(request, invoice.pdf, invoice.pdf_sha256, f"invoice-{invoice.number}.pdf")
+    stored = documents.get_document(session, invoice_id=invoice_id, format="pdf")
+    if stored is None:
+        raise NotFound(f"invoice {invoice_id} has no PDF yet")
+    return _pdf_response(request, stored.content, stored.sha256, f"invoice-{invoice.number}.pdf")
+
+
+EInvoiceFormat = Literal["cii", "xrechnung", "ubl"]
+_FORMAT_QUERY = Query(
+    "cii",
+    description="cii (Factur-X, the XML embedded in the PDF), xrechnung (CII, German CIUS) "
+    "or ubl (UBL 2.1, Peppol BIS Billing 3.0)",
+)
+
+
+def _xml_response(request: Request, stored: documents.Document, filename: str) -> Response:
+    """Served exactly as stored, like the PDF; the ETag is the stored SHA-256."""
+    etag = f'"{stored.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "private, max-age=0, must-revalidate",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(content=stored.content, media_type="application/xml", headers=headers)
+
+
+@router.get("/v1/invoices/{invoice_id}/e-invoice", response_class=Response)
+def get_invoice_einvoice(
+    invoice_id: int,
+    request: Request,
+    session: SessionDep,
+    who: FinanceOrCustomer,
+    format: EInvoiceFormat = _FORMAT_QUERY,
+) -> Response:
+    """The invoice's EN 16931 e-invoice as stored at issue."""
+    invoice = queries.get_invoice(session, invoice_id, visible_to=who.visible_customer)
+    stored = documents.get_document(session, invoice_id=invoice_id, format=format)
+    if stored is None:
+        raise NotFound(f"invoice {invoice_id} has no {format} e-invoice yet")
+    return _xml_response(request, stored, f"invoice-{invoice.number}-{format}.xml")
 
 
 @router.post("/v1/invoices/{invoice_id}/void", status_code=201, response_model=CreditNoteRead)
@@ -120,7 +158,26 @@ def get_credit_note_pdf(
     credit_note_id: int, request: Request, session: SessionDep, who: FinanceOrCustomer
 ) -> Response:
     note = queries.get_credit_note(session, credit_note_id, visible_to=who.visible_customer)
-    return _pdf_response(request, note.pdf, note.pdf_sha256, f"credit-note-{note.number}.pdf")
+    stored = documents.get_document(session, credit_note_id=credit_note_id, format="pdf")
+    if stored is None:
+        raise NotFound(f"credit note {credit_note_id} has no PDF yet")
+    return _pdf_response(request, stored.content, stored.sha256, f"credit-note-{note.number}.pdf")
+
+
+@router.get("/v1/credit-notes/{credit_note_id}/e-invoice", response_class=Response)
+def get_credit_note_einvoice(
+    credit_note_id: int,
+    request: Request,
+    session: SessionDep,
+    who: FinanceOrCustomer,
+    format: EInvoiceFormat = _FORMAT_QUERY,
+) -> Response:
+    """The credit note's EN 16931 e-invoice (type 381) as stored at issue."""
+    note = queries.get_credit_note(session, credit_note_id, visible_to=who.visible_customer)
+    stored = documents.get_document(session, credit_note_id=credit_note_id, format=format)
+    if stored is None:
+        raise NotFound(f"credit note {credit_note_id} has no {format} e-invoice yet")
+    return _xml_response(request, stored, f"credit-note-{note.number}-{format}.xml")
 
 
 @router.post(

@@ -169,7 +169,6 @@ def claim_next(
                 ),
             )
             .order_by(col(PaymentOutbox.next_attempt_at), col(PaymentOutbox.id))
-            .options(recording.WITHOUT_PDF)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).first()
@@ -282,10 +281,7 @@ def record_outcome(
     """
     with unit_of_work(session_factory) as session:
         invoice = session.scalar(
-            select(Invoice)
-            .where(col(Invoice.id) == claimed.invoice_id)
-            .options(recording.WITHOUT_PDF)
-            .with_for_update()
+            select(Invoice).where(col(Invoice.id) == claimed.invoice_id).with_for_update()
         )
         row = session.scalar(
             select(PaymentOutbox)

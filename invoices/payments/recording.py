@@ -28,15 +28,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from invoices.models import Invoice
+from invoices.notifications import events as notify
 from invoices.payments.models import PaymentOutbox
 
 log = logging.getLogger("hourglass.payments")
 
-# Payment code never reads the stored PDF; locking an invoice need not load it.
-WITHOUT_PDF = defer(Invoice.pdf)  # type: ignore[arg-type]
 MESSAGE_LENGTH = 500  # the width of `payment_failure_message` and `last_error`
 NO_PAYMENT_METHOD = (
     "no saved payment method: the invoice is collected automatically once one is attached "
@@ -77,7 +76,8 @@ def record_success(
     now: datetime,
 ) -> str:
     """The money is collected. Safe to call again for the same payment: the first call wins."""
-    if invoice.status == "issued":
+    paid_now = invoice.status == "issued"
+    if paid_now:
         invoice.status = "paid"
         invoice.paid_at = now
         invoice.payment_failure_message = None
@@ -102,6 +102,8 @@ def record_success(
         row.last_error = None
         row.updated_at = now
     session.flush()
+    if paid_now:
+        notify.invoice_paid(session, invoice, now=now)
     return outcome
 
 
@@ -120,6 +122,9 @@ def record_failure(
     (None leaves the schedule alone) and, if `spent_key` is the current key, with a new key."""
     if is_settled(invoice):
         return f"ignored: invoice is {invoice.status}, payment {invoice.payment_status}"
+    already_told = invoice.payment_status == "failed" and invoice.payment_failure_message == clip(
+        message
+    )
     invoice.payment_status = "failed"
     invoice.payment_failure_message = clip(message)
     if row is not None and row.state == "pending":
@@ -133,6 +138,8 @@ def record_failure(
             )
         row.updated_at = now
     session.flush()
+    if not already_told:  # the collector and the webhook report the same decline once
+        notify.payment_failed(session, invoice, now=now)
     return "failure recorded"
 
 

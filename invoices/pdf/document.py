@@ -142,6 +142,7 @@ class PdfDocument:
     sla: SlaSummary | None = None
     payment_instructions: tuple[str, ...] = ()
     statement: tuple[StatementEntry, ...] = ()
+    sample: bool = False  # issued by the built-in sample issuer: marked on every page
 
     def __post_init__(self) -> None:
         """Refuse a document whose page would contradict itself; a wrong PDF is worse than none."""

@@ -47,7 +47,7 @@ from invoices.pdf.chart import format_hours, hours_chart
 from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
 from ledger.money import format_amount
 
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 """Bump on any change to the rendered bytes; a stored PDF records the version that made it."""
 
 FONT = "HourglassSans"
@@ -59,6 +59,8 @@ _MUTED = colors.HexColor("#5F6B78")
 _ACCENT = colors.HexColor("#1F3A5F")
 _ZEBRA = colors.HexColor("#F3F5F8")
 _RULE = colors.HexColor("#C9D0D8")
+_SAMPLE_RED = colors.HexColor("#C0392B")
+SAMPLE_MARK = "SAMPLE — not a valid invoice"
 
 _PAGE_WIDTH, _PAGE_HEIGHT = A4
 _MARGIN_X = 18 * mm
@@ -127,6 +129,7 @@ def render_pdf(doc: PdfDocument) -> bytes:
         footer_text=f"{title} · {doc.issuer.name}",
         created_on_epoch=calendar.timegm(doc.issue_date.timetuple()),
         fingerprint=f"hourglass|{doc.kind}|{doc.number}|{TEMPLATE_VERSION}".encode(),
+        sample=doc.sample,
     )
     template.build(_story(doc), canvasmaker=canvasmaker)
     return buffer.getvalue()
@@ -141,9 +144,11 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         footer_text: str,
         created_on_epoch: int,
         fingerprint: bytes,
+        sample: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._sample = sample
         self._pin_identity(created_on_epoch, fingerprint)
         self._footer_text = footer_text
         self._page_states: list[dict[str, Any]] = []
@@ -177,6 +182,8 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         super().save()
 
     def _draw_footer(self, page_count: int) -> None:
+        if self._sample:
+            self._draw_sample_mark()
         y = _MARGIN_BOTTOM - 9 * mm
         self.saveState()
         self.setStrokeColor(_RULE)
@@ -186,6 +193,17 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]
         self.setFillColor(_MUTED)
         self.drawString(_MARGIN_X, y, self._footer_text)
         self.drawRightString(_PAGE_WIDTH - _MARGIN_X, y, f"Page {self._pageNumber} of {page_count}")
+        self.restoreState()
+
+    def _draw_sample_mark(self) -> None:
+        """A red banner above the header of every page: a sample issuer's document is no
+        invoice. Horizontal, so text extraction still reads the page in order."""
+        self.saveState()
+        self.setFillColor(_SAMPLE_RED)
+        self.rect(0, _PAGE_HEIGHT - 11 * mm, _PAGE_WIDTH, 8 * mm, stroke=0, fill=1)
+        self.setFillColor(colors.white)
+        self.setFont(FONT_BOLD, 13)
+        self.drawCentredString(_PAGE_WIDTH / 2, _PAGE_HEIGHT - 8.6 * mm, SAMPLE_MARK)
         self.restoreState()
 
 

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from invoices.issuing import IssuerDetails, Preview, bill_period, preview_period
 from invoices.models import Adjustment, Invoice
+from invoices.notifications import events as notify
 from invoices.runs.models import BillingJob, BillingRun
 from ledger import money
 from ledger.base import unit_of_work, utcnow
@@ -276,6 +277,7 @@ def finalize_if_done(factory: sessionmaker[Session], run_id: int, *, now: dateti
         run.summary = run_summary(session, run_id)
         run.status = "completed_with_failures" if run.summary["failures"] else "completed"
         run.finished_at = now
+        notify.billing_run_completed(session, run, now=now)
 
 
 def run_summary(session: Session, run_id: int) -> dict[str, Any]:

@@ -50,4 +50,9 @@ class Plan(SQLModel, table=True):
     after_hours_levels: list[int] = Field(sa_type=sa.JSON)
     billing_timing: str = Field(max_length=10)
     credit_per_breach_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Hours alerts (SPEC "Notifications"): canonical decimal strings, ascending.
+    alert_thresholds_percent: list[str] = Field(
+        default_factory=lambda: ["80", "100"],
+        sa_column=sa.Column(sa.JSON, nullable=False),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

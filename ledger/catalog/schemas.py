@@ -30,6 +30,9 @@ Plain = AfterValidator(plain_decimal)
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), Plain]
 Hours = Annotated[Decimal, Field(ge=0, le=MAX_HOURS, allow_inf_nan=False), Plain]
 Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False), Plain]
+AlertThreshold = Annotated[
+    Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False), Plain
+]
 
 
 class Component(Input):
@@ -122,6 +125,17 @@ class PlanTerms(Input):
     after_hours_levels: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
     billing_timing: Literal["arrears", "advance"] = "arrears"
     credit_per_breach: NonNegativeDecimal | None = None
+    alert_thresholds_percent: list[AlertThreshold] = Field(
+        default_factory=lambda: [Decimal(80), Decimal(100)], max_length=10
+    )
+
+    @field_validator("alert_thresholds_percent")
+    @classmethod
+    def _thresholds(cls, value: list[Decimal]) -> list[Decimal]:
+        normalised = sorted({plain_decimal(v.normalize()) for v in value})
+        if len(normalised) != len(value):
+            raise ValueError("alert thresholds must be distinct")
+        return normalised
 
     @field_validator("currency")
     @classmethod
@@ -213,6 +227,7 @@ class PlanRevision(Input):
     after_hours_levels: list[int] | None = None
     billing_timing: Literal["arrears", "advance"] | None = None
     credit_per_breach: Decimal | None = None
+    alert_thresholds_percent: list[Decimal] | None = None
 
 
 class PlanRead(BaseModel):
@@ -240,4 +255,5 @@ class PlanRead(BaseModel):
     after_hours_levels: list[int]
     billing_timing: str
     credit_per_breach: str | None
+    alert_thresholds_percent: list[str]
     created_at: datetime

@@ -58,6 +58,9 @@ def _terms_to_columns(terms: PlanTerms) -> dict[str, Any]:
             if terms.credit_per_breach is None
             else money.to_minor(terms.credit_per_breach, currency)
         ),
+        "alert_thresholds_percent": [
+            format(t.normalize(), "f") for t in terms.alert_thresholds_percent
+        ],
     }
 
 
@@ -99,6 +102,7 @@ def _columns_to_terms(plan: Plan) -> dict[str, Any]:
             if plan.credit_per_breach_minor is None
             else money.from_minor(plan.credit_per_breach_minor, plan.currency)
         ),
+        "alert_thresholds_percent": [Decimal(t) for t in plan.alert_thresholds_percent],
     }
 
 
@@ -175,5 +179,6 @@ def to_read(plan: Plan) -> PlanRead:
             if plan.credit_per_breach_minor is None
             else fmt(plan.credit_per_breach_minor, plan.currency)
         ),
+        alert_thresholds_percent=list(plan.alert_thresholds_percent),
         created_at=plan.created_at,
     )

@@ -20,7 +20,7 @@ from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import lock_contract, plan_of
 from ledger.errors import NotFound
-from ledger.hours import book
+from ledger.hours import alerts, book
 from ledger.hours.allotments import ensure_allotments
 from ledger.hours.consumption import consume
 from ledger.hours.errors import PoolingRefused
@@ -188,6 +188,8 @@ def _reconsume(session: Session, contract: Contract, plan: Plan, first_month: da
         consume(
             session, contract=contract, plan=plan, entry=entry, enforce_cap=False, reason=REASON
         )
+    for month in (first_month, add_months(first_month, 1)):
+        alerts.check_thresholds(session, contract_id=contract.id, plan=plan, worked_on=month)
 
 
 def pool_summary(session: Session, contract_id: int, first_month: date) -> PoolRead:

@@ -15,7 +15,7 @@ from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, lock_contract, plan_of
 from ledger.errors import DomainError, InvalidInput, NotFound
-from ledger.hours import book
+from ledger.hours import alerts, book
 from ledger.hours.after_hours import billable_minutes, multiplier_for
 from ledger.hours.consumption import consume
 from ledger.hours.errors import AlreadyReversed, OutsideContract, PeriodClosed
@@ -111,6 +111,9 @@ def _post_locked(
         )
     else:
         consume(session, contract=contract, plan=plan, entry=entry)
+        alerts.check_thresholds(
+            session, contract_id=contract.id, plan=plan, worked_on=data.worked_on
+        )
     return entry
 
 

@@ -218,7 +218,11 @@ def load_dataset(
                 create_customer_service(session, name="Plain GmbH"),
                 create_customer_service(session, name="Taxed GmbH", tax_rate_percent="19"),
                 create_customer_service(
-                    session, name="Reverse SARL", tax_rate_percent="19", reverse_charge=True
+                    session,
+                    name="Reverse SARL",
+                    tax_rate_percent="19",
+                    reverse_charge=True,
+                    vat_id="FR40303265045",
                 ),
             ]
         for start in range(0, contracts, batch):
@@ -297,9 +301,11 @@ def stored_invoices(url: str) -> list[StoredInvoice]:
                 )
                 for row in conn.execute(
                     sa.text(
-                        "SELECT id, number, contract_id, period_label, currency, status, "
-                        "subtotal_minor, tax_minor, total_minor, pdf_sha256, pdf "
-                        "FROM invoices ORDER BY id"
+                        "SELECT i.id, i.number, i.contract_id, i.period_label, i.currency, "
+                        "i.status, i.subtotal_minor, i.tax_minor, i.total_minor, "
+                        "d.sha256 AS pdf_sha256, d.content AS pdf FROM invoices i "
+                        "LEFT JOIN invoice_documents d ON d.invoice_id = i.id AND d.format = 'pdf' "
+                        "ORDER BY i.id"
                     )
                 )
             ]
@@ -328,6 +334,7 @@ def table_counts(url: str) -> dict[str, int]:
         "billing_jobs",
         "credit_carryovers",
         "payment_outbox",
+        "invoice_documents",
     )
     return {table: count_rows(url, table) for table in tables}
 

@@ -499,7 +499,12 @@ def test_tax_is_rounded_half_up_once_on_the_subtotal(client: TestClient, finance
 
 def test_reverse_charge_customer_pays_no_tax(client: TestClient, finance: Headers) -> None:
     customer = create_customer(
-        client, finance, tax_rate_percent="19", reverse_charge=True, country="FR"
+        client,
+        finance,
+        tax_rate_percent="19",
+        reverse_charge=True,
+        country="FR",
+        vat_id="FR40303265045",
     )
     contract = create_contract(client, finance, customer=customer)
     run_billing(client, finance, "2026-01")

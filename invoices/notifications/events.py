@@ -1,0 +1,131 @@
+"""Recording events, in the transaction of what they report, with their webhook outbox rows.
+
+`record_event` is the one way in: it stores `{id, type, created_at, data}` and, in the same
+flush, one `webhook_deliveries` row per endpoint subscribed to the type. The hooks below are
+what issuing, voiding, payments and billing runs call: one call per place, so each moves with
+its caller. `data` is the object as its own GET returns it (the same serializer).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from invoices.models import CreditNote, Invoice
+from invoices.notifications import emails
+from invoices.notifications.models import NotificationEvent, WebhookDelivery, WebhookEndpoint
+from invoices.runs.models import BillingRun
+from ledger.base import utcnow
+
+INVOICE_ISSUED = "invoice.issued"
+INVOICE_PAID = "invoice.paid"
+INVOICE_VOIDED = "invoice.voided"
+CREDIT_NOTE_ISSUED = "credit_note.issued"
+PAYMENT_FAILED = "payment.failed"
+HOURS_THRESHOLD_REACHED = "hours.threshold_reached"
+BILLING_RUN_COMPLETED = "billing_run.completed"
+EVENT_TYPES = (
+    INVOICE_ISSUED,
+    INVOICE_PAID,
+    INVOICE_VOIDED,
+    CREDIT_NOTE_ISSUED,
+    PAYMENT_FAILED,
+    HOURS_THRESHOLD_REACHED,
+    BILLING_RUN_COMPLETED,
+)
+
+
+def record_event(
+    session: Session, event_type: str, data: dict[str, Any], *, now: datetime | None = None
+) -> NotificationEvent:
+    """Store the event and queue one delivery per subscribed endpoint; the caller commits."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    now = now or utcnow()
+    event = NotificationEvent(
+        public_id=f"evt_{secrets.token_hex(12)}", type=event_type, data=data, created_at=now
+    )
+    session.add(event)
+    session.flush()
+    assert event.id is not None
+    endpoints = session.scalars(
+        select(WebhookEndpoint)
+        .where(col(WebhookEndpoint.deleted_at).is_(None))
+        .order_by(col(WebhookEndpoint.id))
+    ).all()
+    for endpoint in endpoints:
+        if event_type in endpoint.events:
+            assert endpoint.id is not None
+            session.add(
+                WebhookDelivery(
+                    event_id=event.id,
+                    endpoint_id=endpoint.id,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    session.flush()
+    return event
+
+
+def _queries() -> Any:
+    """The GET serializers, imported when first used: `invoices.queries` imports the issuing
+    module, which calls the hooks here."""
+    from invoices import queries
+
+    return queries
+
+
+def _json(model: Any) -> dict[str, Any]:
+    data: dict[str, Any] = model.model_dump(mode="json")
+    return data
+
+
+def invoice_data(session: Session, invoice: Invoice) -> dict[str, Any]:
+    return _json(_queries().invoice_to_read(session, invoice))
+
+
+def credit_note_data(session: Session, note: CreditNote) -> dict[str, Any]:
+    return _json(_queries().credit_note_to_read(session, note))
+
+
+# --- the hooks -----------------------------------------------------------------------------------
+
+
+def invoice_issued(session: Session, invoice: Invoice, *, now: datetime | None = None) -> None:
+    """An invoice was issued (never called for a dry run): the event and its e-mail."""
+    record_event(session, INVOICE_ISSUED, invoice_data(session, invoice), now=now)
+    emails.queue_invoice_email(session, invoice, now=now)
+
+
+def invoice_voided(
+    session: Session, invoice: Invoice, note: CreditNote, *, now: datetime | None = None
+) -> None:
+    """An invoice was voided by a credit note: both events, and the credit note's e-mail."""
+    record_event(session, INVOICE_VOIDED, invoice_data(session, invoice), now=now)
+    record_event(session, CREDIT_NOTE_ISSUED, credit_note_data(session, note), now=now)
+    emails.queue_credit_note_email(session, note, now=now)
+
+
+def invoice_paid(session: Session, invoice: Invoice, *, now: datetime | None = None) -> None:
+    record_event(session, INVOICE_PAID, invoice_data(session, invoice), now=now)
+
+
+def payment_failed(session: Session, invoice: Invoice, *, now: datetime | None = None) -> None:
+    record_event(session, PAYMENT_FAILED, invoice_data(session, invoice), now=now)
+
+
+def billing_run_completed(
+    session: Session, run: BillingRun, *, now: datetime | None = None
+) -> None:
+    record_event(
+        session,
+        BILLING_RUN_COMPLETED,
+        _json(_queries().billing_run_to_read(run, run.summary)),
+        now=now,
+    )
