@@ -99,9 +99,8 @@ def serve(
     ),
 ) -> None:
     """Apply migrations (once, here, before any worker starts), then serve the API and portal."""
-    from app.serving import serve_api
-
     from app.notifications import start_notifications_thread
+    from app.serving import serve_api
 
     db_upgrade()
     settings = load_settings()
