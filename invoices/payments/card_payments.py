@@ -252,9 +252,7 @@ def _take_lease(
 
 
 def _visible_invoice(session: Session, invoice_id: int, visible_to: int | None) -> Invoice:
-    invoice = session.scalar(
-        select(Invoice).where(col(Invoice.id) == invoice_id).options(recording.WITHOUT_PDF)
-    )
+    invoice = session.scalar(select(Invoice).where(col(Invoice.id) == invoice_id))
     if invoice is None or invoice.status == "draft":
         raise NotFound(f"no invoice {invoice_id}")
     if visible_to is not None and invoice.customer_id != visible_to:
@@ -271,12 +269,7 @@ def _check_payable(invoice: Invoice) -> None:
 
 def _locked(session: Session, invoice_id: int) -> tuple[Invoice, PaymentOutbox]:
     """The invoice, then its outbox row, locked in the order collectors and voids use."""
-    invoice = session.scalar(
-        select(Invoice)
-        .where(col(Invoice.id) == invoice_id)
-        .options(recording.WITHOUT_PDF)
-        .with_for_update()
-    )
+    invoice = session.scalar(select(Invoice).where(col(Invoice.id) == invoice_id).with_for_update())
     row = session.scalar(
         select(PaymentOutbox).where(col(PaymentOutbox.invoice_id) == invoice_id).with_for_update()
     )
