@@ -100,8 +100,12 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
         statuses |= {"400", "503"}
     if path.endswith("/payment-method"):
         statuses |= {"503"}
-    for status in sorted(statuses):
+    declared = {status for status in responses if status.startswith(("4", "5"))}
+    for status in sorted(statuses | declared):
+        described = responses.get(status, {}).get("description")
         responses[status] = _problem(status)
+        if described:
+            responses[status]["description"] = described
     if secured and method in WRITE_METHODS:
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name") == HEADER for p in parameters):

@@ -251,7 +251,11 @@ def check_access(request: Request) -> None:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"},
+        401: {"description": "a token is needed from where this request came"},
+        403: {"description": "only a finance token may read the metrics"},
+    },
 )
 def metrics(request: Request) -> Response:
     """Prometheus metrics. Open to loopback clients by default (HOURGLASS_METRICS_PUBLIC)."""

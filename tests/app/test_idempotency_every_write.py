@@ -203,6 +203,15 @@ class World:
 
         return tuple(self.once("card_setup", make))  # type: ignore[return-value]
 
+    def webhook_endpoint(self) -> Json:
+        return self.once(
+            "endpoint",
+            lambda: self.post(
+                "/v1/webhook-endpoints",
+                {"url": "http://127.0.0.1:9/hooks", "events": ["invoice.issued"]},
+            ),
+        )
+
     def card(self) -> str:
         client: stripe.StripeClient = make_stripe_client(self.stripe_api_base)
         return self.once("card", lambda: create_card(client))
@@ -359,6 +368,16 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         f"/v1/invoices/{w.card_setup()[0]}/payment-intent/confirm",
         {"setup_intent_id": w.card_setup()[1]},
         {"setup_intent_id": "seti_other"},
+    ),
+    ("POST", "/v1/webhook-endpoints"): lambda w: (
+        "/v1/webhook-endpoints",
+        {"url": "http://127.0.0.1:9/a", "events": ["invoice.paid"]},
+        {"url": "http://127.0.0.1:9/b", "events": ["invoice.paid"]},
+    ),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): lambda w: (
+        f"/v1/webhook-endpoints/{w.webhook_endpoint()['id']}",
+        None,
+        None,
     ),
     ("DELETE", "/v1/tokens/{token_id}"): lambda w: (f"/v1/tokens/{w.token_id()}", None, None),
     ("POST", "/v1/customers/{customer_id}/payment-method"): lambda w: (
