@@ -93,6 +93,7 @@ def xmp_packet(
         item.set("{http://www.w3.org/XML/1998/namespace}lang", "x-default")
     basic = description()
     _sub(basic, "pdf", "Producer", PRODUCER)
+    _sub(basic, "pdf", "Trapped", "False")  # ReportLab's Info says /Trapped /False
     if creator_tool:
         _sub(basic, "xmp", "CreatorTool", creator_tool)
     _sub(basic, "xmp", "CreateDate", created)
