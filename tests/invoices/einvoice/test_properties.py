@@ -176,3 +176,70 @@ def test_jpy_tax_where_en16931_rounding_could_disagree(validators: Validators) -
         assert validators.errors(fmt, xml) == [], fmt
         read = figures(fmt, xml)
         assert (read.tax, read.payable) == ("150001", "1650006")
+
+
+def _carried_credit_document(*, reverse_charge: bool) -> tuple[einvoice.EInvoice, int, int]:
+    rate = Decimal(19)
+    totals = finish(
+        [Line("fee", "Support fee", "1", 200_000, 200_000)],
+        currency="EUR",
+        carried_credit_minor=50_000,
+        tax_rate_percent=rate,
+        reverse_charge=reverse_charge,
+    )
+    document = build_einvoice(
+        credit_note=False,
+        number="2026-000011",
+        issue_date=date(2026, 2, 1),
+        due_date=date(2026, 3, 3),
+        currency="EUR",
+        period_start=date(2026, 1, 1),
+        period_end_exclusive=date(2026, 2, 1),
+        issuer=ISSUER,
+        buyer=BUYER,
+        lines=[
+            SourceLine(
+                kind=x.kind,
+                description=x.description,
+                quantity=x.quantity,
+                unit_price_minor=x.unit_price_minor,
+                amount_minor=x.amount_minor,
+            )
+            for x in totals.lines
+        ],
+        tax_rate_percent=rate,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
+        reverse_charge=reverse_charge,
+        notes=("Reverse charge",) if reverse_charge else (),
+    )
+    return document, totals.tax_minor, totals.total_minor
+
+
+def test_carried_credit_is_prepaid_when_no_vat_is_due(validators: Validators) -> None:
+    document, tax, total = _carried_credit_document(reverse_charge=True)
+    assert (tax, total) == (0, 150_000)
+    for fmt, xml in (("cii", einvoice.build_cii(document)), ("ubl", einvoice.build_ubl(document))):
+        assert validators.errors(fmt, xml) == [], fmt
+        read = figures(fmt, xml)
+        assert (read.line_total, read.prepaid, read.payable) == ("2000.00", "500.00", "1500.00")
+        assert read.line_amounts == ("2000.00",)
+
+
+def test_carried_credit_stays_a_line_when_vat_was_charged_after_it(
+    validators: Validators,
+) -> None:
+    """The invoice taxed 1,500.00 (after the credit): 285.00. As a prepayment the XML would
+    need 19 % of 2,000.00; as a (negative) line every figure is the invoice's."""
+    document, tax, total = _carried_credit_document(reverse_charge=False)
+    assert (tax, total) == (28_500, 178_500)
+    for fmt, xml in (("cii", einvoice.build_cii(document)), ("ubl", einvoice.build_ubl(document))):
+        assert validators.errors(fmt, xml) == [], fmt
+        read = figures(fmt, xml)
+        assert (read.tax_basis, read.tax, read.prepaid, read.payable) == (
+            "1500.00",
+            "285.00",
+            "0",
+            "1785.00",
+        )
+        assert read.line_amounts == ("2000.00", "-500.00")
