@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from invoices import einvoice, pdf
 from invoices.documents.data import DocumentData
+from invoices.einvoice.facturx_pdf import make_facturx_pdf
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +22,17 @@ def build_documents(data: DocumentData) -> dict[str, Rendered]:
     """Every format of one invoice or credit note, keyed by format name."""
     version = einvoice.TEMPLATE_VERSION
     cii = einvoice.build_cii(data.einvoice, "en16931")
+    title = f"{'Invoice' if data.pdf.kind == 'invoice' else 'Credit note'} {data.pdf.number}"
+    hybrid = make_facturx_pdf(
+        pdf.render_pdf(data.pdf),
+        cii,
+        title=title,
+        author=data.pdf.issuer.name,
+        issue_date=data.pdf.issue_date,
+        fingerprint=f"hourglass|{data.owner}|{data.owner_id}|{data.pdf.number}",
+    )
     return {
-        "pdf": Rendered(pdf.render_pdf(data.pdf), data.pdf.template_version),
+        "pdf": Rendered(hybrid, data.pdf.template_version),
         "cii": Rendered(cii, version),
         "xrechnung": Rendered(einvoice.build_cii(data.einvoice, "xrechnung"), version),
         "ubl": Rendered(einvoice.build_ubl(data.einvoice), version),

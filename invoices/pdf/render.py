@@ -17,10 +17,9 @@ import io
 import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
+from babel.numbers import format_currency
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -28,7 +27,6 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -45,14 +43,13 @@ from reportlab.platypus import (
 
 from invoices.pdf.chart import format_hours, hours_chart
 from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
-from ledger.money import format_amount
+from invoices.pdf.typeface import FONT, FONT_BOLD, markup, needs_fallback, register_fonts
+from ledger.money import from_minor
 
 TEMPLATE_VERSION = "3"
+PAGE_LOCALE = "en"  # the page's words are English; so is the way it writes money
 """Bump on any change to the rendered bytes; a stored PDF records the version that made it."""
 
-FONT = "HourglassSans"
-FONT_BOLD = "HourglassSans-Bold"
-_FONT_DIR = Path(__file__).with_name("fonts")
 
 _INK = colors.HexColor("#222222")
 _MUTED = colors.HexColor("#5F6B78")
@@ -75,16 +72,6 @@ _REVERSE_CHARGE_NOTE = (
 
 class UnsupportedTemplateVersion(ValueError):
     """The document asks for a template this renderer is not; re-rendering would change the PDF."""
-
-
-@functools.cache
-def register_fonts() -> None:
-    """Embed DejaVu Sans so any Latin name prints; the base-14 fonts only cover WinAnsi."""
-    pdfmetrics.registerFont(TTFont(FONT, str(_FONT_DIR / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_FONT_DIR / "DejaVuSans-Bold.ttf")))
-    pdfmetrics.registerFontFamily(
-        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
-    )
 
 
 def render_pdf(doc: PdfDocument) -> bytes:
@@ -215,8 +202,11 @@ def _title(doc: PdfDocument) -> str:
 
 
 def money(amount_minor: int, currency: str) -> str:
-    """Money as printed everywhere on the page: the API's decimal string and the currency code."""
-    return f"{format_amount(amount_minor, currency)} {currency}"
+    """Money as printed everywhere on the page: the currency's symbol, grouping and decimals
+    in the page's language (English): "€2,000.00", "¥1,500,000", "-€200.00"."""
+    return format_currency(
+        from_minor(amount_minor, currency), currency, locale=PAGE_LOCALE, currency_digits=True
+    )
 
 
 def percent(rate: Decimal) -> str:
@@ -226,8 +216,9 @@ def percent(rate: Decimal) -> str:
 
 
 def _markup(text: str) -> str:
-    """Customer-supplied text inside Paragraph markup: "Müller & Söhne" must not be a tag."""
-    return escape(text)
+    """Customer-supplied text inside Paragraph markup: "Müller & Söhne" must not be a tag, and
+    "株式会社" must not print as empty boxes."""
+    return markup(text)
 
 
 def _lines_markup(lines: Iterable[str]) -> str:
@@ -617,6 +608,10 @@ def _wrapping_cell(text: str, style: ParagraphStyle, column_width: float) -> str
     out, and on one line the two look the same.
     """
     room = column_width - 2 * 5  # the house table's left and right padding
-    if "\n" not in text and pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= room:
+    if (
+        "\n" not in text
+        and not needs_fallback(text)
+        and pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= room
+    ):
         return text
     return Paragraph(_markup(text), style)

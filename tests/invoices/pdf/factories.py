@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency
+
 from invoices.pdf import (
     TEMPLATE_VERSION,
     ComponentAvailability,
@@ -168,3 +170,8 @@ def make_document(**overrides: Any) -> PdfDocument:
     }
     fields.update(overrides)
     return PdfDocument(**fields)
+
+
+def printed(amount: str | Decimal, currency: str) -> str:
+    """An API amount as the PDF prints it ("2000.00", EUR -> "€2,000.00")."""
+    return format_currency(Decimal(amount), currency, locale="en")

@@ -33,6 +33,7 @@ from invoices.runs import flows
 from ledger.base import unit_of_work
 from ledger.periods import parse_month
 from tests.factories import bearer, customer_payload, plan_payload
+from tests.invoices.pdf.factories import printed
 
 MULLER = "Müller & Söhne GmbH"
 LODZ = "Łódź Sp. z o.o."
@@ -407,18 +408,18 @@ def test_lines_and_totals_are_the_invoices(issued: Issued) -> None:
         found = descriptions.find(line["description"], position)
         assert found >= 0, (line["description"], descriptions)
         position = found + len(line["description"])
-        cells = [line["quantity"], f"{line['amount']} {currency}"]
+        cells = [line["quantity"], printed(line["amount"], currency)]
         if line["unit_price"] is not None:
-            cells.insert(1, f"{line['unit_price']} {currency}")
+            cells.insert(1, printed(line["unit_price"], currency))
         assert any(text.endswith(" " + " ".join(cells)) for text in lines), (cells, first)
-    assert f"Subtotal {invoice['subtotal']} {currency}" in lines
-    assert f"Total {invoice['total']} {currency}" in lines
+    assert f"Subtotal {printed(invoice['subtotal'], currency)}" in lines
+    assert f"Total {printed(invoice['total'], currency)}" in lines
     if invoice["reverse_charge"]:
         assert invoice["note"] and invoice["note"] in first
         assert invoice["tax"] == "0.00"
         assert not any(text.startswith("Tax") for text in lines)
     else:
-        assert f"Tax ({invoice['tax_rate_percent']} %) {invoice['tax']} {currency}" in lines
+        assert f"Tax ({invoice['tax_rate_percent']} %) {printed(invoice['tax'], currency)}" in lines
         assert "Reverse charge" not in first
 
 
@@ -480,9 +481,9 @@ def test_sla_summary_shows_the_months_availability(issued: Issued) -> None:
     for component in components:
         row = f"{component['name']} {component['availability_percent']} % "
         assert row in first, (row, first)
-        assert f"{row}{component['credit_amount']} {currency}" in first
+        assert f"{row}{printed(component['credit_amount'], currency)}" in first
     if issued.story.customer_name == MULLER:
-        assert "platform 99.3056 % 180.00 EUR" in first
+        assert "platform 99.3056 % €180.00" in first
     else:
         assert components[0]["availability_percent"] == "100.0000"
     for severity in ("S1", "S2", "S3", "S4"):

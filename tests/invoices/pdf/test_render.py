@@ -30,7 +30,7 @@ from invoices.pdf import (
 )
 from invoices.pdf.chart import format_hours
 from ledger.money import format_amount
-from tests.invoices.pdf.factories import make_customer, make_document, make_statement
+from tests.invoices.pdf.factories import make_customer, make_document, make_statement, printed
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MM = 72 / 25.4
@@ -62,7 +62,7 @@ def bill_to_lines(pdf: bytes) -> list[str]:
 
 
 def eur(amount_minor: int) -> str:
-    return f"{format_amount(amount_minor, 'EUR')} EUR"
+    return printed(format_amount(amount_minor, "EUR"), "EUR")
 
 
 # --- what the page says --------------------------------------------------------------------------
@@ -80,12 +80,12 @@ def test_first_page_shows_the_documents_numbers() -> None:
     for line in doc.lines:
         assert line.description in first
         assert eur(line.amount_minor) in first
-    assert "2000.00 EUR" in first and "-200.00 EUR" in first and "220.00 EUR" in first
+    assert "€2,000.00" in first and "-€200.00" in first and "€220.00" in first
     assert f"Subtotal {eur(doc.subtotal_minor)}" in first
     assert f"Tax (19 %) {eur(doc.tax_minor)}" in first
     assert f"Total {eur(doc.total_minor)}" in first
     assert doc.total_minor == 240380  # 2020.00 + 19 % rounded half-up once
-    assert "Total 2403.80 EUR" in first
+    assert "Total €2,403.80" in first
 
 
 def test_first_page_shows_the_hours_summary_in_hmm_and_minutes() -> None:
@@ -116,7 +116,7 @@ def test_first_page_shows_sla_and_payment_instructions() -> None:
     first = page_texts(render_pdf(make_document()))[0]
 
     assert "Service levels for 2026-01" in first
-    assert "platform 99.9954 % 0.00 EUR" in first
+    assert "platform 99.9954 % €0.00" in first
     assert "S2 3 2 1" in first
     assert "Please transfer the total by the due date, quoting the invoice number." in first
     assert "IBAN DE89 3704 0044 0532 0130 00" in first
@@ -179,7 +179,7 @@ def test_many_lines_flow_onto_the_next_page_with_the_totals() -> None:
 
     assert f"Page 1 of {len(pages)}" in pages[0]
     for line in lines:
-        assert f"{line.description} {line.quantity} 110.00 EUR {eur(line.amount_minor)}" in text
+        assert f"{line.description} {line.quantity} €110.00 {eur(line.amount_minor)}" in text
     assert f"Total {eur(doc.total_minor)}" in pages[1]
     assert pages[1].count("Description Quantity Unit price Amount") == 1
 
@@ -290,10 +290,10 @@ def test_credit_note_references_the_invoice_and_prints_amounts_as_given() -> Non
     assert "Credits invoice 2026-000123" in first
     assert "Issue date 2026-02-10" in first
     assert "Due date" not in first
-    assert "-2020.00 EUR" in first
+    assert "-€2,020.00" in first
     assert f"Tax (19 %) {eur(doc.tax_minor)}" in first
     assert doc.tax_minor == -38380
-    assert "Total -2403.80 EUR" in first
+    assert "Total -€2,403.80" in first
     metadata = PdfReader(io.BytesIO(pdf)).metadata
     assert metadata is not None
     assert metadata.title == "Credit note CN-2026-000007"
@@ -312,7 +312,7 @@ def test_zero_decimal_currency() -> None:
     doc = make_document(currency="JPY", lines=lines, tax_rate_percent=Decimal("10"))
     first = page_texts(render_pdf(doc))[0]
 
-    assert "Total 275000 JPY" in first
+    assert "Total ¥275,000" in first
     assert "Currency JPY" in first
 
 
