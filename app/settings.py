@@ -62,7 +62,9 @@ def _lines(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def load_issuer(env: Mapping[str, str]) -> Issuer:
-    """`HOURGLASS_ISSUER_*`; an IBAN, BIC or VAT id that does not check out stops the start."""
+    """The issuer from the `HOURGLASS_ISSUER_…` variables.
+
+    An IBAN, BIC or VAT id that does not check out stops the start."""
     if not env.get("HOURGLASS_ISSUER_NAME"):
         return Issuer(sample=True)
 
@@ -78,7 +80,7 @@ def load_issuer(env: Mapping[str, str]) -> Issuer:
         iban = check_iban(iban) if iban else ""
         bic = check_bic(bic) if bic else ""
     except ValueError as exc:
-        raise ValueError(f"HOURGLASS_ISSUER_*: {exc}") from exc
+        raise ValueError(f"issuer settings (HOURGLASS_ISSUER_…): {exc}") from exc
     street, city, postal_code = get("STREET", ""), get("CITY", ""), get("POSTAL_CODE", "")
     structured = (street, f"{postal_code} {city}".strip())
     return Issuer(

@@ -120,6 +120,9 @@ def configure_logging(
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries' chatter (pikepdf announces its logger bridge at INFO) stays out of the output.
+    for noisy in ("pikepdf", "fontTools", "PIL"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     # Our request line replaces uvicorn's access log (which prints the query string).
     logging.getLogger("uvicorn.access").disabled = True
     return handler
