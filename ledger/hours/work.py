@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, lock_contract, plan_of
@@ -21,7 +22,7 @@ from ledger.hours.consumption import consume
 from ledger.hours.errors import AlreadyReversed, OutsideContract, PeriodClosed
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, WorkEntry
 from ledger.hours.schemas import Coverage, WorkEntryCreate, WorkEntryRead
-from ledger.periods import month_label, period_containing
+from ledger.periods import local_date, month_label, period_containing
 
 
 def is_closed(session: Session, contract_id: int, period_start: date) -> bool:
@@ -48,6 +49,26 @@ def _check_inside(contract: Contract, worked_on: date) -> None:
         )
 
 
+def _check_when(contract: Contract, data: WorkEntryCreate) -> None:
+    """SPEC bounds: work is not dated after tomorrow in the contract's time zone, and its
+    `started_at` falls on `worked_on` there."""
+    tomorrow = local_date(utcnow(), contract.timezone) + timedelta(days=1)
+    if data.worked_on > tomorrow:
+        raise InvalidInput(
+            f"{data.worked_on.isoformat()} is after tomorrow ({tomorrow.isoformat()} in "
+            f"{contract.timezone}): work is recorded once it is done",
+            field="worked_on",
+        )
+    if data.started_at is not None:
+        local = local_date(data.started_at, contract.timezone)
+        if local != data.worked_on:
+            raise InvalidInput(
+                f"started_at is on {local.isoformat()} in {contract.timezone}, not on worked_on "
+                f"{data.worked_on.isoformat()}",
+                field="started_at",
+            )
+
+
 def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> WorkEntry:
     """Record work and consume its billable minutes, all under the contract's lock."""
     contract = lock_contract(session, contract_id)
@@ -60,6 +81,7 @@ def _post_locked(
 ) -> WorkEntry:
     assert contract.id is not None
     _check_inside(contract, data.worked_on)
+    _check_when(contract, data)
     period = period_containing(data.worked_on, plan.period)
     closed = is_closed(session, contract.id, period.start)
     if closed and not data.late:
