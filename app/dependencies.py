@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.tokens import Principal, Role, authenticate
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+READ_ONLY = {"hourglass_read_only": True}
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the route returns, rolled back on any error.
@@ -19,6 +22,11 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     session: Session = request.app.state.session_factory()
     try:
+        if request.method in READ_METHODS:
+            # A GET never writes (SPEC "Security"): on SQLite its transaction begins deferred,
+            # so a read never takes (or waits for) the write lock. (PostgreSQL reads take no
+            # row locks: the services only lock in writes.)
+            session.connection(execution_options=READ_ONLY)
         yield session
         session.commit()
     except BaseException:
