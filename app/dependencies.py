@@ -50,6 +50,7 @@ def get_principal(request: Request) -> Principal:
         )
     session: Session = request.app.state.session_factory()
     try:
+        session.connection(execution_options=READ_ONLY)  # a lookup: never the write lock
         principal = authenticate(session, token.strip())
         session.rollback()
     finally:

@@ -95,9 +95,10 @@ def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) 
             .order_by(col(Allotment.expires_at), col(Allotment.id))
         ).all()
     )
-    pending = pending_allotment(session, contract, plan, period)
-    if pending is not None and pending.valid_from <= day < pending.valid_until:
-        valid.append(pending)  # the latest expiry: it sorts last
+    if not any(a.period_start >= period.start for a in valid):  # else it is granted
+        pending = pending_allotment(session, contract, plan, period)
+        if pending is not None:
+            valid.append(pending)  # the latest expiry: it sorts last
     lines = [summarise(group, now=at) for group in _group_pools(valid)]
     totals = book.period_totals(session, contract.id, period.start)
     return BalanceRead(
