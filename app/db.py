@@ -1,7 +1,8 @@
 """Engines and the unit of work.
 
 SQLite (the embedded default) runs one writer at a time: every transaction starts with
-`BEGIN IMMEDIATE`, so two requests can never interleave writes to the same allotment.
+`BEGIN IMMEDIATE`, so two requests can never interleave writes to the same allotment; a read
+(a GET) begins deferred and takes no lock.
 PostgreSQL serialises per contract with row locks taken by the services.
 """
 
@@ -53,7 +54,9 @@ def _sqlite_one_writer(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (GET requests) begin deferred: they never take the write lock.
+        read_only = connection.get_execution_options().get("hourglass_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

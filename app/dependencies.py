@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from app.auth.tokens import Principal, Role, authenticate
 from app.idempotency.context import current_claim
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+READ_ONLY = {"hourglass_read_only": True}
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the route returns, rolled back on any error.
@@ -24,6 +27,11 @@ def get_session(request: Request) -> Iterator[Session]:
     if claim is not None:
         claim.session = session  # a keyed write stores its response in this transaction
     try:
+        if request.method in READ_METHODS:
+            # A GET never writes (SPEC "Security"): on SQLite its transaction begins deferred,
+            # so a read never takes (or waits for) the write lock. (PostgreSQL reads take no
+            # row locks: the services only lock in writes.)
+            session.connection(execution_options=READ_ONLY)
         yield session
         session.commit()
     except BaseException:
@@ -62,6 +70,7 @@ def principal_of(request: Request) -> Principal:
         )
     session: Session = request.app.state.session_factory()
     try:
+        session.connection(execution_options=READ_ONLY)  # a lookup: never the write lock
         principal = authenticate(session, token.strip())
         session.rollback()
     finally:

@@ -12,29 +12,31 @@ and the closed period. Rows are written in bulk with SQLAlchemy core (explicit i
 running totals), then the whole ledger is audited with `tests/ledger/hours/invariants.py`.
 
 Measuring: the real app (`create_app`) in-process through FastAPI's TestClient with a finance
-token, `--requests` balance reads after a warm-up; p50/p99 in ms. For scale, one SQL
-`SUM` over the contract's ledger is timed too: what the balance would cost without totals.
+token, `--requests` balance reads after a warm-up; p50/p99 in ms. Beside them, in the same
+run: the floor (`GET /health` through the same client: the framework's own cost, no token, no
+query) and one SQL `SUM` over the contract's ledger (what a balance would cost without totals).
 
     .venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
-    .venv/bin/python bench/ledger_balance.py --postgres         # throwaway PostgreSQL
+    .venv/bin/python bench/ledger_balance.py --postgres --json  # throwaway PostgreSQL
     .venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
+
+`--json` prints one JSON object on the last line: `{"engine", "sizes": [{"ledger_entries",
+"p50_ms", "p99_ms", "floor_p50_ms", "sum_ms"}], "p99_ratio"}` (p99 at the largest size ÷ p99
+at the smallest).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,11 +46,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.auth.tokens import Role, create_token
 from app.db import make_engine, session_factory, unit_of_work
 from app.main import create_app
 from app.migrations import upgrade
 from app.settings import Settings
+from bench.ledger_support import (
+    add_database_arguments,
+    create_contract,
+    create_customer,
+    create_plan,
+    database,
+    finance_token,
+    percentile,
+)
 from ledger.hours.models import (
     Allotment,
     ClosedPeriod,
@@ -57,8 +67,6 @@ from ledger.hours.models import (
     WorkEntry,
 )
 from ledger.periods import add_months
-from tests.factories import create_contract, create_customer, create_plan
-from tests.ledger.hours.invariants import assert_ledger_consistent
 
 ZONE = "Europe/Berlin"
 INCLUDED = 20 * 60
@@ -274,20 +282,16 @@ def fill(engine: Engine, *, ledger_entries: int, months: int) -> Filled:
     return Filled(contract_id, written_ledger, written_work, time.perf_counter() - started)
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def measure_balance(
     engine: Engine, url: str, contract_id: int, *, requests: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
+    """p50, p99 and mean of the balance, and p50 of the floor, interleaved in one loop."""
     with unit_of_work(session_factory(engine)) as session:
-        _, token = create_token(session, role=Role.FINANCE, name="bench")
+        token = finance_token(session)
     app = create_app(Settings(database_url=url), engine=engine)
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/v1/contracts/{contract_id}/balance"
-    samples = []
+    samples, floor = [], []
     with TestClient(app) as client:
         for _ in range(max(10, requests // 10)):  # warm-up: plans, pools, caches
             assert client.get(path, headers=headers).status_code == 200
@@ -296,7 +300,15 @@ def measure_balance(
             response = client.get(path, headers=headers)
             samples.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.text
-    return percentile(samples, 0.50), percentile(samples, 0.99), statistics.fmean(samples)
+            started = time.perf_counter()
+            assert client.get("/health").status_code == 200
+            floor.append((time.perf_counter() - started) * 1000)
+    return (
+        percentile(samples, 0.50),
+        percentile(samples, 0.99),
+        statistics.fmean(samples),
+        percentile(floor, 0.50),
+    )
 
 
 def time_sum_over_ledger(engine: Engine, contract_id: int) -> float:
@@ -315,37 +327,47 @@ def time_sum_over_ledger(engine: Engine, contract_id: int) -> float:
 
 
 def audit(engine: Engine, contract_id: int) -> float:
+    """Every allotment's running totals equal the sums of its ledger rows, and each period's
+    overage total the sum of its overage rows: the data measured is a consistent ledger."""
     started = time.perf_counter()
+    sums = (
+        sa.select(
+            ledger_table.c.allotment_id,
+            ledger_table.c.kind,
+            sa.func.sum(ledger_table.c.minutes),
+        )
+        .where(ledger_table.c.contract_id == contract_id)
+        .group_by(ledger_table.c.allotment_id, ledger_table.c.kind)
+    )
     with Session(engine) as session:
-        assert_ledger_consistent(session, contract_id)
+        by_allotment: dict[Any, dict[str, int]] = {}
+        for allotment_id, kind, minutes in session.execute(sums):
+            by_allotment.setdefault(allotment_id, {})[kind] = int(minutes)
+        overage = by_allotment.pop(None, {}).get("overage", 0)
+        for row in session.execute(
+            sa.select(allotments_table).where(allotments_table.c.contract_id == contract_id)
+        ).mappings():
+            kinds = by_allotment.get(row["id"], {})
+            assert row["granted_minutes"] == kinds.get("grant", 0), row
+            assert row["used_minutes"] == kinds.get("use", 0), row
+            assert row["expired_minutes"] == kinds.get("expire", 0), row
+            assert row["remaining_minutes"] == (
+                row["granted_minutes"] - row["used_minutes"] - row["expired_minutes"]
+            ), row
+        total = session.scalar(
+            sa.select(sa.func.sum(overages_table.c.overage_minutes)).where(
+                overages_table.c.contract_id == contract_id
+            )
+        )
+        assert int(total or 0) == overage, (total, overage)
         session.rollback()
     return time.perf_counter() - started
 
 
-@contextmanager
-def database(args: argparse.Namespace) -> Iterator[str]:
-    if args.postgres:
-        from tests.support.postgres_server import throwaway_postgres
-
-        with throwaway_postgres() as admin_url:
-            name = f"bench_{uuid4().hex[:8]}"
-            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            admin.dispose()
-            yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        return
-    if args.database_url:
-        yield args.database_url
-        return
-    with tempfile.TemporaryDirectory(prefix="hourglass-bench-") as scratch:
-        yield f"sqlite:///{Path(scratch) / 'ledger.db'}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="default: a temporary SQLite file")
-    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL")
+    add_database_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
     parser.add_argument("--sizes", default="10000,1000000", help="ledger entries per contract")
     parser.add_argument("--months", type=int, default=120, help="periods the entries span")
     parser.add_argument("--requests", type=int, default=200, help="balance reads per size")
@@ -353,6 +375,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
 
+    results: list[dict[str, Any]] = []
     with database(args) as url:
         engine = make_engine(url)
         upgrade(engine)
@@ -364,16 +387,30 @@ def main() -> None:
         for size in sizes:
             filled = fill(engine, ledger_entries=size, months=args.months)
             audited = float("nan") if args.no_audit else audit(engine, filled.contract_id)
-            p50, p99, mean = measure_balance(
+            p50, p99, mean, floor = measure_balance(
                 engine, url, filled.contract_id, requests=args.requests
             )
             summed = time_sum_over_ledger(engine, filled.contract_id)
             print(
                 f"{filled.ledger_entries:>15,} {filled.work_entries:>13,} {filled.seconds:>8.1f}"
-                f" {audited:>8.2f} {p50:>8.2f} {p99:>8.2f} {mean:>8.2f} {summed:>15.1f}",
+                f" {audited:>8.2f} {p50:>8.2f} {p99:>8.2f} {mean:>8.2f} {summed:>15.1f}"
+                f"   floor (GET /health) p50 {floor:.2f} ms",
                 flush=True,
             )
+            results.append(
+                {
+                    "ledger_entries": filled.ledger_entries,
+                    "p50_ms": round(p50, 3),
+                    "p99_ms": round(p99, 3),
+                    "floor_p50_ms": round(floor, 3),
+                    "sum_ms": round(summed, 3),
+                }
+            )
+        name = engine.dialect.name
         engine.dispose()
+    if args.json:
+        ratio = results[-1]["p99_ms"] / results[0]["p99_ms"] if results else None
+        print(json.dumps({"engine": name, "sizes": results, "p99_ratio": ratio}))
 
 
 if __name__ == "__main__":

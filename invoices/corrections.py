@@ -42,4 +42,4 @@ def credit_unused_advance_fees(
 
 
 def _name(period: Period) -> str:
-    return period.label if period.months == 1 else f"{period.label} – {period.last_month}"
+    return period.range_label

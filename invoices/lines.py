@@ -14,7 +14,7 @@ from invoices.fees import period_fee, round_minor
 from ledger import money
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
-from ledger.periods import Period, period_containing
+from ledger.periods import Period, parse_month, period_containing
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,14 @@ def usage_lines(
 
 
 def late_work_lines(plan: Plan, late_minutes_by_period: dict[str, int]) -> list[Line]:
-    """Work posted late for already invoiced periods: its own line per period, overage rate."""
+    """Work posted late for already invoiced periods: its own line per period, overage rate.
+
+    The keys are the months the periods start in; the line names the period as every label
+    does (a quarter by its last month, with its first and last day)."""
     return [
         Line(
             "late_work",
-            f"Late work for {label}: {hours_quantity(minutes)} h",
+            f"Late work for {_late_period_name(plan, label)}: {hours_quantity(minutes)} h",
             hours_quantity(minutes),
             plan.overage_rate_minor,
             hourly_amount(minutes, plan.overage_rate_minor),
@@ -179,7 +182,9 @@ def finish(
     )
 
 
+def _late_period_name(plan: Plan, first_month: str) -> str:
+    return period_containing(parse_month(first_month), plan.period).range_label
+
+
 def _period_name(period: Period) -> str:
-    if period.months == 1:
-        return period.label
-    return f"{period.label} – {period.last_month}"
+    return period.range_label

@@ -16,6 +16,7 @@ from invoices.runs.models import BillingRun
 from invoices.schemas import BillingRunRead, CreditNoteRead, InvoiceRead, LineRead, PreviewRead
 from ledger import money
 from ledger.errors import NotFound
+from ledger.periods import parse_month
 
 
 def get_invoice(session: Session, invoice_id: int, *, visible_to: int | None = None) -> Invoice:
@@ -43,7 +44,9 @@ def list_invoices(
     if contract_id is not None:
         query = query.where(col(Invoice.contract_id) == contract_id)
     if period is not None:
-        query = query.where(col(Invoice.period_label) == period)
+        # Any month of the invoiced period finds it: a quarter by any of its three months.
+        month = parse_month(period)
+        query = query.where(col(Invoice.period_start) <= month, col(Invoice.period_end) > month)
     if status is not None:
         query = query.where(col(Invoice.status) == status)
     if after_id is not None:

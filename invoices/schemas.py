@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from ledger.periods import parse_month
-from ledger.validation import Input
+from ledger.validation import Input, MoneyText
 
 
 class LineRead(BaseModel):
@@ -67,7 +67,7 @@ class VoidRequest(Input):
 
 
 class AdjustmentCreate(Input):
-    amount: str = Field(description="money, either sign: '-50.00' credits the customer")
+    amount: MoneyText = Field(description="money, either sign: '-50.00' credits the customer")
     description: str = Field(min_length=1, max_length=300)
 
 

@@ -27,8 +27,17 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
 
-def utcnow() -> datetime:
+def _system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+# What "now" is for the rules that depend on it (work not after tomorrow, grants no further than
+# the next period). A test may replace it; nothing else does.
+clock = _system_clock
+
+
+def utcnow() -> datetime:
+    return clock()
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -14,6 +14,34 @@ from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
+# SPEC "Units and money", bounds: every date or month a request names lies in this range, so
+# period arithmetic on it never leaves the calendar (year 9999 + 1 month) and no request can make
+# the service walk (or grant) thousands of periods.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+class OutOfBounds(ValueError):
+    """A date or month outside FIRST_DAY..LAST_DAY."""
+
+
+def check_day(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise OutOfBounds(
+            f"{day.isoformat()} is outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+        )
+    return day
+
+
+def check_instant(instant: datetime) -> datetime:
+    """An instant whose date, at its own offset and in UTC, lies inside the bounds."""
+    for day in (instant.date(), instant.astimezone(UTC).date() if instant.tzinfo else None):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise OutOfBounds(
+                f"{instant.isoformat()} is outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+            )
+    return instant
+
 
 @dataclass(frozen=True, order=True)
 class Period:
@@ -22,8 +50,18 @@ class Period:
 
     @property
     def label(self) -> str:
-        """ "YYYY-MM" of the period's first month (a quarter is named by its first month)."""
-        return f"{self.start.year:04d}-{self.start.month:02d}"
+        """ "YYYY-MM" naming the period: a quarter is named by its LAST month (SPEC "Fees"),
+        the month whose billing run invoices it."""
+        return self.last_month
+
+    @property
+    def range_label(self) -> str:
+        """The label, with the first and last day for a period longer than a month:
+        "2026-06 (2026-04-01 – 2026-06-30)"."""
+        if self.months == 1:
+            return self.label
+        last_day = date.fromordinal(self.end.toordinal() - 1)
+        return f"{self.label} ({self.start.isoformat()} – {last_day.isoformat()})"
 
     @property
     def days(self) -> int:
@@ -62,7 +100,10 @@ def parse_month(value: str) -> date:
     match = _MONTH.match(value or "")
     if not match:
         raise ValueError(f"{value!r} is not a month in the form YYYY-MM")
-    return date(int(match.group(1)), int(match.group(2)), 1)
+    first = date(int(match.group(1)), int(match.group(2)), 1)
+    if not FIRST_DAY <= first <= LAST_DAY:
+        raise OutOfBounds(f"{value} is outside {month_label(FIRST_DAY)}..{month_label(LAST_DAY)}")
+    return first
 
 
 def month_period(first_day: date) -> Period:

@@ -1,16 +1,26 @@
-"""Checks shared by several request schemas: currencies, time zones, holiday regions."""
+"""Checks shared by every request schema: currencies, time zones, holiday regions, and the
+strict-JSON and bounds rules of SPEC "Units and money".
+
+`Input`, the base of every request body, applies the rules that hold for every field of a kind
+(integers are JSON integers, dates inside the bounds, no control characters in text), so a new
+field cannot forget them; `Money` and `MoneyText` mark the fields that are amounts."""
 
 from __future__ import annotations
 
+import re
+import types
+import typing
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from ledger import money
+from ledger.periods import check_day, check_instant
 from ledger.sla.calendar import parse_holiday_region
 
 
@@ -53,16 +63,86 @@ def plain_decimal(value: Decimal) -> Decimal:
     return Decimal(format(value, "f"))
 
 
+def _money_input(value: Any) -> Any:
+    """Money is a decimal string; a JSON integer is a whole amount; a JSON float is refused
+    (0.1 has no exact binary value: whoever sent it has already lost a cent somewhere)."""
+    if isinstance(value, (bool, float)):
+        raise ValueError('money is a decimal string such as "12.50" (or an integer), not a number')
+    return value
+
+
+def _money_text(value: Any) -> Any:
+    value = _money_input(value)
+    return str(value) if isinstance(value, int) else value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money_input)]
+MoneyText = Annotated[str, BeforeValidator(_money_text)]
+
+# Tab and newline are allowed in these fields only; every other control character (C0, DEL,
+# C1, hence ANSI escapes) is refused in every text field.
+MULTILINE_FIELDS = frozenset({"description", "reason", "note", "notes", "comment"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def check_text(value: str, *, multiline: bool = False) -> str:
+    found = (_CONTROL_MULTILINE if multiline else _CONTROL).search(value)
+    if found:
+        allowed = " (tab and newline are allowed here)" if multiline else ""
+        raise ValueError(
+            f"text must not contain control characters: U+{ord(found.group()):04X}{allowed}"
+        )
+    return value
+
+
+def _kinds(annotation: Any) -> set[type]:
+    """The plain types an annotation admits: `int | None` -> {int, NoneType}."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_kinds(arg) for arg in typing.get_args(annotation)))
+    return {annotation} if isinstance(annotation, type) else set()
+
+
+def _strict_int(value: Any) -> None:
+    if isinstance(value, (bool, str, float)):
+        raise ValueError(f"must be a JSON integer, not {value!r}")
+
+
 class Input(BaseModel):
-    """Base of every request body: unknown fields are refused, and so is U+0000 in any text
-    (PostgreSQL cannot store it; no real name or description contains it)."""
+    """Base of every request body: unknown fields are refused; an integer field takes only a
+    JSON integer (`true`, `"30"` and `30.0` are not minutes); dates and instants lie inside
+    the bounds; text holds no control characters (PostgreSQL cannot even store U+0000)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_integers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        kinds = _kinds(field.annotation)
+        if int in kinds and not kinds & {str, float, Decimal}:
+            _strict_int(value)
+        elif typing.get_origin(field.annotation) is list:
+            (item,) = typing.get_args(field.annotation) or (Any,)
+            if int in _kinds(item) and isinstance(value, list):
+                for part in value:
+                    _strict_int(part)
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("text must not contain NUL (U+0000) characters")
+    def _bounded_and_clean(cls, value: Any, info: ValidationInfo) -> Any:
+        multiline = info.field_name in MULTILINE_FIELDS
+        for part in value if isinstance(value, list) else [value]:
+            if isinstance(part, str):
+                check_text(part, multiline=multiline)
+            elif isinstance(part, datetime):
+                check_instant(part)
+            elif isinstance(part, date):
+                check_day(part)
         return value

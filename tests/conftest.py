@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -206,3 +207,14 @@ def fresh_database(database_factory: DatabaseFactory) -> Iterator[str]:
     url = database_factory.create()
     yield url
     database_factory.drop(url)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Set the service's "now" (`ledger.base.utcnow`) for the rules that depend on it."""
+    import ledger.base
+
+    def set_now(instant: datetime) -> None:
+        monkeypatch.setattr(ledger.base, "clock", lambda: instant)
+
+    return set_now

@@ -15,7 +15,7 @@ from ledger.errors import InvalidInput
 from ledger.hours import pools, reports
 from ledger.hours.schemas import BalanceRead, PoolCreate, PoolRead, StatementRead
 from ledger.hours.statement_csv import statement_csv
-from ledger.periods import parse_month
+from ledger.periods import check_instant, parse_month
 
 router = APIRouter(prefix="/v1/contracts/{contract_id}", tags=["hours"])
 
@@ -36,6 +36,11 @@ def get_balance(
 ) -> BalanceRead:
     get_contract(session, contract_id, visible_to=who.visible_customer)
     now = utcnow()
+    if at is not None:
+        try:
+            check_instant(at)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="at") from exc
     return reports.balance(session, contract_id, at=at or now, now=now)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, cast
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     Field,
     ValidationInfo,
     field_validator,
@@ -19,7 +20,7 @@ from pydantic import (
 from ledger import money
 from ledger.catalog import defaults
 from ledger.units import hours_to_minutes
-from ledger.validation import Input, check_currency, plain_decimal
+from ledger.validation import Input, Money, check_currency, plain_decimal
 
 Severity = Literal["S1", "S2", "S3", "S4"]
 CalendarKind = Literal["24x7", "business"]
@@ -27,7 +28,7 @@ CalendarKind = Literal["24x7", "business"]
 MAX_AMOUNT = Decimal("1000000000000")
 MAX_HOURS = Decimal("1000000")
 Plain = AfterValidator(plain_decimal)
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), Plain]
+NonNegativeDecimal = Annotated[Money, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), Plain]
 Hours = Annotated[Decimal, Field(ge=0, le=MAX_HOURS, allow_inf_nan=False), Plain]
 Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False), Plain]
 AlertThreshold = Annotated[
@@ -50,9 +51,16 @@ class ResponseTarget(Input):
     calendar: CalendarKind
 
 
+def _end_of_day(value: object) -> object:
+    """ "24:00" is midnight at the end of the day, stored as time(0) (the calendar's reading)."""
+    return time(0) if isinstance(value, str) and value.strip() in ("24:00", "24:00:00") else value
+
+
 class BusinessHours(Input):
+    """Local wall-clock hours; `end: "24:00"` runs to midnight (seed 003's 24/5)."""
+
     start: time = time(9, 0)
-    end: time = time(18, 0)
+    end: Annotated[time, BeforeValidator(_end_of_day)] = time(18, 0)
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
 
     @field_validator("weekdays")
@@ -71,7 +79,7 @@ class BusinessHours(Input):
 
     @model_validator(mode="after")
     def _end_after_start(self) -> BusinessHours:
-        if self.end <= self.start:
+        if self.end != time(0) and self.end <= self.start:
             raise ValueError("business hours must end after they start")
         if self.start.second or self.end.second or self.start.microsecond or self.end.microsecond:
             raise ValueError("business hours are whole minutes")
@@ -210,10 +218,10 @@ class PlanRevision(Input):
     """A partial change; the service merges it onto the latest version and validates the whole."""
 
     name: str | None = None
-    fee: Decimal | None = None
+    fee: Money | None = None
     included_hours: Decimal | None = None
-    overage_rate: Decimal | None = None
-    on_demand_rate: Decimal | None = None
+    overage_rate: Money | None = None
+    on_demand_rate: Money | None = None
     billing_increment_minutes: int | None = None
     pooling_allowed: bool | None = None
     annual_discount_percent: Decimal | None = None
@@ -226,7 +234,7 @@ class PlanRevision(Input):
     after_hours_multiplier: Decimal | None = None
     after_hours_levels: list[int] | None = None
     billing_timing: Literal["arrears", "advance"] | None = None
-    credit_per_breach: Decimal | None = None
+    credit_per_breach: Money | None = None
     alert_thresholds_percent: list[Decimal] | None = None
 
 

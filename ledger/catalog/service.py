@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +47,12 @@ def _terms_to_columns(terms: PlanTerms) -> dict[str, Any]:
         },
         "business_hours": {
             "start": terms.business_hours.start.strftime("%H:%M"),
-            "end": terms.business_hours.end.strftime("%H:%M"),
+            # midnight at the end of the day reads "24:00" (SPEC: seed 003's 24/5)
+            "end": (
+                "24:00"
+                if terms.business_hours.end == time(0)
+                else terms.business_hours.end.strftime("%H:%M")
+            ),
             "weekdays": terms.business_hours.weekdays,
         },
         "authorized_contacts": terms.authorized_contacts,

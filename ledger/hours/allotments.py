@@ -8,18 +8,40 @@ its allotment the moment anyone looks.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
+from ledger.errors import InvalidInput
 from ledger.hours import book
 from ledger.hours.models import Allotment
-from ledger.periods import Period, local_midnight, overlap_days, period_containing
+from ledger.periods import Period, local_date, local_midnight, overlap_days, period_containing
+
+
+def last_grantable_day(contract: Contract, plan: Plan, *, now: datetime) -> date:
+    """The last day of the period after the current one (in the contract's time zone): no
+    request makes the service grant hours beyond it (SPEC "Units and money", bounds)."""
+    current = period_containing(local_date(now, contract.timezone), plan.period)
+    return current.next().end - timedelta(days=1)
+
+
+def check_grantable(
+    contract: Contract, plan: Plan, day: date, *, now: datetime, field: str
+) -> None:
+    """Refuse a request about a day whose hours are not granted that far ahead."""
+    limit = last_grantable_day(contract, plan, now=now)
+    if day > limit:
+        raise InvalidInput(
+            f"{day.isoformat()} lies beyond {period_containing(limit, plan.period).label}, the "
+            f"period after contract {contract.id}'s current one: its hours are not granted yet",
+            field=field,
+        )
 
 
 def prorated_minutes(plan: Plan, contract: Contract, period: Period) -> int:
@@ -51,8 +73,10 @@ def ensure_allotments(
 
     Allotments are always granted in period order, so only the periods after the latest one
     granted can be missing: a read costs the same in the contract's tenth year as in its first.
+    Never grants beyond the period after the current one, whatever `through` says.
     The caller holds the contract lock."""
     assert contract.id is not None
+    through = min(through, last_grantable_day(contract, plan, now=utcnow()))
     latest = session.scalar(
         select(func.max(Allotment.period_start)).where(col(Allotment.contract_id) == contract.id)
     )
@@ -78,6 +102,35 @@ def ensure_allotments(
         book.grant(session, allotment, minutes, reason="period_start")
         created.append(allotment)
     return created
+
+
+def pending_allotment(
+    session: Session, contract: Contract, plan: Plan, period: Period
+) -> Allotment | None:
+    """The allotment `ensure_allotments` would grant for `period`, computed, never stored.
+
+    Reads (balances, statements) show a period nobody has granted yet through it, so a GET
+    never writes (SPEC "Security"). None when the period is granted already or gets nothing.
+    Periods are granted in order, so only a period after the latest granted one can be pending."""
+    assert contract.id is not None
+    latest = session.scalar(
+        select(func.max(Allotment.period_start)).where(col(Allotment.contract_id) == contract.id)
+    )
+    if latest is not None and period.start <= latest:
+        return None
+    minutes = prorated_minutes(plan, contract, period)
+    if minutes == 0:
+        return None
+    return Allotment(
+        contract_id=contract.id,
+        period_start=period.start,
+        period_end=period.end,
+        valid_from=period.start,
+        valid_until=period.end,
+        expires_at=local_midnight(period.end, contract.timezone),
+        granted_minutes=minutes,
+        remaining_minutes=minutes,
+    )
 
 
 def valid_allotments(session: Session, contract_id: int, worked_on: date) -> Sequence[Allotment]:

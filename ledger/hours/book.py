@@ -105,6 +105,20 @@ def period_overage(session: Session, contract_id: int, period_start: date) -> Pe
     return row
 
 
+def period_totals(session: Session, contract_id: int, period_start: date) -> PeriodOverage:
+    """The running overage totals of a period for a read: zeros when none exist, never created."""
+    row = session.scalar(
+        select(PeriodOverage).where(
+            PeriodOverage.contract_id == contract_id, PeriodOverage.period_start == period_start
+        )
+    )
+    return (
+        row
+        if row is not None
+        else PeriodOverage(contract_id=contract_id, period_start=period_start)
+    )
+
+
 def overage(
     session: Session,
     *,

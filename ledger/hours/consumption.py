@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from ledger.catalog.models import Plan
@@ -9,7 +11,7 @@ from ledger.contracts.models import Contract
 from ledger.hours import book
 from ledger.hours.allotments import ensure_allotments, valid_allotments
 from ledger.hours.errors import OverageCapExceeded
-from ledger.hours.models import WorkEntry
+from ledger.hours.models import Allotment, WorkEntry
 from ledger.units import minutes_to_hours
 
 
@@ -21,13 +23,22 @@ def consume(
     entry: WorkEntry,
     enforce_cap: bool = True,
     reason: str = "work",
+    candidates: Sequence[Allotment] | None = None,
 ) -> None:
     """Earliest expiry first (oldest grant on a tie); what no allotment covers is overage of
-    the period of the work's date. One ledger row per allotment touched."""
+    the period of the work's date. One ledger row per allotment touched.
+
+    `candidates`: the contract's allotments, already granted through the work's date and in
+    consumption order (a batch loads them once per contract); they are filtered by date here."""
     assert entry.id is not None and contract.id is not None
-    ensure_allotments(session, contract, plan, through=entry.worked_on)
+    if candidates is None:
+        ensure_allotments(session, contract, plan, through=entry.worked_on)
+        valid = valid_allotments(session, contract.id, entry.worked_on)
+    else:
+        day = entry.worked_on
+        valid = [a for a in candidates if a.valid_from <= day < a.valid_until]
     left = entry.billable_minutes
-    for allotment in valid_allotments(session, contract.id, entry.worked_on):
+    for allotment in valid:
         if left == 0:
             break
         if allotment.closed or allotment.remaining_minutes == 0:

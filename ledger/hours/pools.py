@@ -21,7 +21,7 @@ from ledger.contracts.models import Contract
 from ledger.contracts.service import lock_contract, plan_of
 from ledger.errors import NotFound
 from ledger.hours import alerts, book
-from ledger.hours.allotments import ensure_allotments
+from ledger.hours.allotments import check_grantable, ensure_allotments
 from ledger.hours.consumption import consume
 from ledger.hours.errors import PoolingRefused
 from ledger.hours.models import Allotment, LedgerEntry, Pool, WorkEntry
@@ -50,6 +50,7 @@ def create_pool(session: Session, contract_id: int, first_month: date) -> Pool:
     label = f"{month_label(first_month)}/{month_label(second_month)}"
     if not plan.pooling_allowed or plan.period != "month":
         raise PoolingRefused(f"plan {plan.code!r} does not allow pooling months")
+    check_grantable(contract, plan, second_month, now=utcnow(), field="first_month")
     for month in (first_month, second_month):
         if overlap_days(month_period(month), contract.start_date, contract.end_date) == 0:
             raise PoolingRefused(

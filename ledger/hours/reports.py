@@ -1,4 +1,7 @@
-"""Balance and statement: read from the running totals, never by summing the ledger."""
+"""Balance and statement: read from the running totals, never by summing the ledger.
+
+Both are reads: they take no lock and write nothing. A period whose allotment nobody has
+granted yet is shown with the allotment `ensure_allotments` would grant (SPEC "Security")."""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from ledger.contracts.service import lock_contract, plan_of
+from ledger.base import utcnow
+from ledger.contracts.models import Contract
+from ledger.contracts.service import get_contract, plan_of
 from ledger.hours import book
-from ledger.hours.allotments import ensure_allotments
+from ledger.hours.allotments import check_grantable, pending_allotment
+from ledger.hours.errors import OutsideContract
 from ledger.hours.models import Allotment, WorkEntry
 from ledger.hours.schemas import AllotmentRead, BalanceRead, StatementRead
 from ledger.hours.work import allotment_months, to_reads
@@ -72,23 +78,29 @@ def period_allotments(
 
 
 def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) -> BalanceRead:
-    contract = lock_contract(session, contract_id)
+    contract = get_contract(session, contract_id)
     plan = plan_of(session, contract)
     assert contract.id is not None
     day = local_date(at, contract.timezone)
+    check_grantable(contract, plan, day, now=utcnow(), field="at")
     period = period_containing(day, plan.period)
-    ensure_allotments(session, contract, plan, through=day)
-    valid = session.scalars(
-        select(Allotment)
-        .where(
-            col(Allotment.contract_id) == contract.id,
-            col(Allotment.valid_from) <= day,
-            col(Allotment.valid_until) > day,
-        )
-        .order_by(col(Allotment.expires_at), col(Allotment.id))
-    ).all()
+    valid = list(
+        session.scalars(
+            select(Allotment)
+            .where(
+                col(Allotment.contract_id) == contract.id,
+                col(Allotment.valid_from) <= day,
+                col(Allotment.valid_until) > day,
+            )
+            .order_by(col(Allotment.expires_at), col(Allotment.id))
+        ).all()
+    )
+    if not any(a.period_start >= period.start for a in valid):  # else it is granted
+        pending = pending_allotment(session, contract, plan, period)
+        if pending is not None:
+            valid.append(pending)  # the latest expiry: it sorts last
     lines = [summarise(group, now=at) for group in _group_pools(valid)]
-    totals = book.period_overage(session, contract.id, period.start)
+    totals = book.period_totals(session, contract.id, period.start)
     return BalanceRead(
         contract_id=contract.id,
         at=at,
@@ -100,13 +112,17 @@ def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) 
 
 
 def statement(session: Session, contract_id: int, *, month: date, now: datetime) -> StatementRead:
-    contract = lock_contract(session, contract_id)
+    contract = get_contract(session, contract_id)
     plan = plan_of(session, contract)
     assert contract.id is not None
-    period = period_containing(month, plan.period)
     month_end = add_months(month, 1)
-    ensure_allotments(session, contract, plan, through=month)
+    _check_month_inside(contract, month, month_end)
+    check_grantable(contract, plan, month, now=utcnow(), field="month")
+    period = period_containing(month, plan.period)
     shown = period_allotments(session, contract.id, period.start)
+    if not shown:
+        pending = pending_allotment(session, contract, plan, period)
+        shown = [pending] if pending is not None else []
     summary = summarise(shown, now=now) if shown else None
     overage, late = _month_overage(
         session, contract.id, month=month, month_end=month_end, whole_period=period.months == 1
@@ -135,6 +151,19 @@ def statement(session: Session, contract_id: int, *, month: date, now: datetime)
     )
 
 
+def _check_month_inside(contract: Contract, month: date, month_end: date) -> None:
+    """A statement covers a month of the contract, like availability and the SLA report."""
+    if month_end <= contract.start_date or (
+        contract.end_date is not None and month > contract.end_date
+    ):
+        raise OutsideContract(
+            f"{month_label(month)} is outside contract {contract.id} "
+            f"({contract.start_date.isoformat()} – "
+            f"{contract.end_date.isoformat() if contract.end_date else 'open-ended'})",
+            field="month",
+        )
+
+
 def _month_overage(
     session: Session, contract_id: int, *, month: date, month_end: date, whole_period: bool
 ) -> tuple[int, int]:
@@ -145,10 +174,10 @@ def _month_overage(
     told per month by handing it to the latest months' work first: the months' figures are
     never negative and add up to the quarter's."""
     if whole_period:
-        totals = book.period_overage(session, contract_id, month)
+        totals = book.period_totals(session, contract_id, month)
         return totals.overage_minutes + totals.on_demand_minutes, totals.late_minutes
     quarter = period_containing(month, "quarter")
-    totals = book.period_overage(session, contract_id, quarter.start)
+    totals = book.period_totals(session, contract_id, quarter.start)
     rows = session.execute(
         select(
             col(WorkEntry.worked_on), col(WorkEntry.late), col(WorkEntry.billable_minutes)

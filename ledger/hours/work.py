@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, lock_contract, plan_of
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.hours import alerts, book
 from ledger.hours.after_hours import billable_minutes, multiplier_for
+from ledger.hours.allotments import ensure_allotments
 from ledger.hours.consumption import consume
 from ledger.hours.errors import AlreadyReversed, OutsideContract, PeriodClosed
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, WorkEntry
 from ledger.hours.schemas import Coverage, WorkEntryCreate, WorkEntryRead
-from ledger.periods import month_label, period_containing
+from ledger.periods import local_date, month_label, period_containing
 
 
 def is_closed(session: Session, contract_id: int, period_start: date) -> bool:
@@ -48,6 +50,26 @@ def _check_inside(contract: Contract, worked_on: date) -> None:
         )
 
 
+def _check_when(contract: Contract, data: WorkEntryCreate) -> None:
+    """SPEC bounds: work is not dated after tomorrow in the contract's time zone, and its
+    `started_at` falls on `worked_on` there."""
+    tomorrow = local_date(utcnow(), contract.timezone) + timedelta(days=1)
+    if data.worked_on > tomorrow:
+        raise InvalidInput(
+            f"{data.worked_on.isoformat()} is after tomorrow ({tomorrow.isoformat()} in "
+            f"{contract.timezone}): work is recorded once it is done",
+            field="worked_on",
+        )
+    if data.started_at is not None:
+        local = local_date(data.started_at, contract.timezone)
+        if local != data.worked_on:
+            raise InvalidInput(
+                f"started_at is on {local.isoformat()} in {contract.timezone}, not on worked_on "
+                f"{data.worked_on.isoformat()}",
+                field="started_at",
+            )
+
+
 def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> WorkEntry:
     """Record work and consume its billable minutes, all under the contract's lock."""
     contract = lock_contract(session, contract_id)
@@ -56,12 +78,24 @@ def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> Work
 
 
 def _post_locked(
-    session: Session, contract: Contract, plan: Plan, data: WorkEntryCreate
+    session: Session,
+    contract: Contract,
+    plan: Plan,
+    data: WorkEntryCreate,
+    *,
+    closed_periods: set[date] | None = None,
+    candidates: Sequence[Allotment] | None = None,
 ) -> WorkEntry:
+    """`closed_periods` and `candidates` are what a batch loaded once for the contract."""
     assert contract.id is not None
     _check_inside(contract, data.worked_on)
+    _check_when(contract, data)
     period = period_containing(data.worked_on, plan.period)
-    closed = is_closed(session, contract.id, period.start)
+    closed = (
+        is_closed(session, contract.id, period.start)
+        if closed_periods is None
+        else period.start in closed_periods
+    )
     if closed and not data.late:
         raise PeriodClosed(
             f"the period {period.label} of contract {contract.id} is already invoiced; "
@@ -110,7 +144,7 @@ def _post_locked(
             reason="late",
         )
     else:
-        consume(session, contract=contract, plan=plan, entry=entry)
+        consume(session, contract=contract, plan=plan, entry=entry, candidates=candidates)
         alerts.check_thresholds(
             session, contract_id=contract.id, plan=plan, worked_on=data.worked_on
         )
@@ -125,15 +159,57 @@ def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -
     for contract_id in sorted({cid for cid, _ in items}):
         contract = lock_contract(session, contract_id)
         contracts[contract_id] = (contract, plan_of(session, contract))
-    posted = []
-    for index, (contract_id, data) in enumerate(items):
-        contract, plan = contracts[contract_id]
-        try:
-            posted.append(_post_locked(session, contract, plan, data))
-        except DomainError as exc:
-            field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
-            raise type(exc)(f"entry {index}: {exc.detail}", field=field) from exc
+    with session.no_autoflush:  # every write below flushes itself; queries need no autoflush
+        closed, candidates = _load_for_batch(session, contracts, items)
+        posted = []
+        for index, (contract_id, data) in enumerate(items):
+            contract, plan = contracts[contract_id]
+            try:
+                posted.append(
+                    _post_locked(
+                        session,
+                        contract,
+                        plan,
+                        data,
+                        closed_periods=closed[contract_id],
+                        candidates=candidates[contract_id],
+                    )
+                )
+            except DomainError as exc:
+                field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
+                raise type(exc)(f"entry {index}: {exc.detail}", field=field) from exc
     return posted
+
+
+def _load_for_batch(
+    session: Session,
+    contracts: dict[int, tuple[Contract, Plan]],
+    items: Sequence[tuple[int, WorkEntryCreate]],
+) -> tuple[dict[int, set[date]], dict[int, list[Allotment]]]:
+    """In a few set queries instead of several per entry: each contract's closed periods, and
+    its allotments (granted first through the batch's latest date for it), in consumption
+    order. The contracts are locked, so nothing else changes them until commit."""
+    latest: dict[int, date] = {}
+    for contract_id, data in items:
+        latest[contract_id] = max(latest.get(contract_id, data.worked_on), data.worked_on)
+    for contract_id, (contract, plan) in contracts.items():
+        ensure_allotments(session, contract, plan, through=latest[contract_id])
+    ids = list(contracts)
+    closed: dict[int, set[date]] = {cid: set() for cid in ids}
+    for contract_id, period_start in session.execute(
+        select(col(ClosedPeriod.contract_id), col(ClosedPeriod.period_start)).where(
+            col(ClosedPeriod.contract_id).in_(ids)
+        )
+    ):
+        closed[contract_id].add(period_start)
+    candidates: dict[int, list[Allotment]] = {cid: [] for cid in ids}
+    for allotment in session.scalars(
+        select(Allotment)
+        .where(col(Allotment.contract_id).in_(ids))
+        .order_by(col(Allotment.expires_at), col(Allotment.period_start), col(Allotment.id))
+    ):
+        candidates[allotment.contract_id].append(allotment)
+    return closed, candidates
 
 
 def reverse_work(session: Session, work_entry_id: int) -> WorkEntry:

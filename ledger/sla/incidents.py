@@ -15,11 +15,12 @@ Choices where the SPEC is silent:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, or_, select
 
+from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.errors import Conflict, InvalidInput, NotFound
@@ -47,7 +48,24 @@ def known_components(session: Session) -> set[str]:
     }
 
 
+# SPEC "Units and money", bounds: a clock a little ahead is forgiven, a date in the future is not.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def _check_not_ahead(instant: datetime, field: str) -> None:
+    latest = utcnow() + FUTURE_TOLERANCE
+    if instant > latest:
+        raise InvalidInput(
+            f"{instant.isoformat()} is in the future: an incident is recorded once it has "
+            "started (and its end once it has ended)",
+            field=field,
+        )
+
+
 def create_incident(session: Session, data: IncidentCreate) -> Incident:
+    _check_not_ahead(data.started_at, "started_at")
+    if data.ended_at is not None:
+        _check_not_ahead(data.ended_at, "ended_at")
     unknown = sorted(set(data.components) - known_components(session))
     if unknown:
         known = ", ".join(sorted(known_components(session))) or "none"
@@ -84,6 +102,7 @@ def get_incident(session: Session, incident_id: int, *, for_update: bool = False
 
 def close_incident(session: Session, incident_id: int, data: IncidentClose) -> Incident:
     """Record the end of an incident that is still open; an ended incident is not rewritten."""
+    _check_not_ahead(data.ended_at, "ended_at")
     incident = get_incident(session, incident_id, for_update=True)
     if incident.ended_at is not None:
         raise Conflict(

@@ -38,6 +38,6 @@ def business_hours(plan: Plan) -> BusinessHours:
     hours = plan.business_hours
     return BusinessHours(
         start=time.fromisoformat(str(hours["start"])),
-        end=time.fromisoformat(str(hours["end"])),
+        end=time(0) if hours["end"] == "24:00" else time.fromisoformat(str(hours["end"])),
         weekdays=frozenset(int(day) for day in hours["weekdays"]),
     )

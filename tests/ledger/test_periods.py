@@ -86,7 +86,8 @@ def test_period_navigation_and_labels() -> None:
     assert may.previous() == Period(date(2026, 4, 1), date(2026, 5, 1))
     assert month_period(date(2026, 12, 1)).next().label == "2027-01"
     q4 = period_containing(date(2026, 11, 15), "quarter")
-    assert q4.label == "2026-10"
+    assert q4.label == "2026-12"  # a quarter is named by its last month (SPEC "Fees")
+    assert q4.range_label == "2026-12 (2026-10-01 – 2026-12-31)"
     assert q4.last_month == "2026-12"
     assert q4.next() == Period(date(2027, 1, 1), date(2027, 4, 1))
     assert may.contains(date(2026, 5, 31))

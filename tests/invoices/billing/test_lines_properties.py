@@ -130,7 +130,7 @@ def test_hourly_amount_is_pro_rata_by_minute_rounded_half_up(minutes: int, rate:
     )
 )
 def test_late_work_gets_one_line_per_period(late: dict[str, int]) -> None:
-    plan = Plan(overage_rate_minor=11_000)
+    plan = Plan(overage_rate_minor=11_000, period="month")
     result = late_work_lines(plan, late)
     expected = sorted(label for label, minutes in late.items() if minutes)
     assert [line.kind for line in result] == ["late_work"] * len(expected)

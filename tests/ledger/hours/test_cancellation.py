@@ -42,11 +42,10 @@ def test_cancel_mid_month_prorates_the_last_allotment(
     january = client.get(f"/v1/contracts/{contract}/statement?month=2026-01", headers=finance)
     # 1200 × 15/31 = 580.6 min → 38.7 increments of 15 → 39 × 15 = 585
     assert january.json()["granted_minutes"] == 585
+    # February is outside the contract now: its statement is refused, like its SLA report.
     assert (
-        client.get(f"/v1/contracts/{contract}/statement?month=2026-02", headers=finance).json()[
-            "granted_minutes"
-        ]
-        == 0
+        client.get(f"/v1/contracts/{contract}/statement?month=2026-02", headers=finance).status_code
+        == 422
     )
 
 

@@ -546,10 +546,18 @@ def _read(session: Session, contract_id: int, model: Model, month_start: date) -
     story (expiry shown from the expiry instant on, before any billing run)."""
     _note("Read")
     at = datetime.combine(month_start.replace(day=15), time(12), tzinfo=BERLIN)
-    with session.begin_nested():  # reading grants missing allotments: keep it like a request
-        shown = balance(session, contract_id, at=at, now=model.now)
+    shown = balance(session, contract_id, at=at, now=model.now)
+    try:
         sheet = statement(session, contract_id, month=month_start, now=model.now)
+    except OutsideContract:
+        sheet = None
+    # A read writes nothing (SPEC "Security"), not even the allotment of a period not granted yet.
+    assert not session.new and not session.dirty and not session.deleted
     if not model.tracking:
+        return
+    if sheet is None:  # a month the contract no longer covers: nothing granted, nothing used
+        month = model.months[month_start]
+        assert (month.granted, month.used, month.overage, month.late) == (0, 0, 0, 0)
         return
     month = model.months[month_start]
     assert (shown.remaining_minutes, shown.overage_minutes) == (

@@ -4,6 +4,8 @@ overage in the period of the work's date; what a work entry must carry; statemen
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -92,7 +94,9 @@ def test_after_hours_multiplier(
     cases: list[tuple[str, int, str | None]],
     multiplier: str,
     billable: int,
+    clock: Callable[[datetime], None],
 ) -> None:
+    clock(datetime(2027, 3, 9, 12, tzinfo=UTC))  # after the latest case's date
     plan = create_plan(client, finance, after_hours_multiplier="1.5", after_hours_levels=[1])
     contract = contract_id(client, finance, plan=plan)
     for case, level, started_at in cases:

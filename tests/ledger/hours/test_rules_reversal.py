@@ -6,6 +6,10 @@ has not expired at the service's "now"); months of 2026 where it has."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -28,6 +32,16 @@ from tests.ledger.hours.helpers import (
 JAN = ("2026-01",)
 Y99_JAN = ("2099-01",)
 Y99_FEB = ("2099-02",)
+
+
+@pytest.fixture(autouse=True)
+def _in_2099(clock: Callable[[datetime], None]) -> None:
+    """Late January 2099: work of January 2099 is in the past and its hours still valid."""
+    clock(datetime(2099, 1, 25, 12, tzinfo=UTC))
+
+
+def _in_february(clock: Callable[[datetime], None]) -> None:
+    clock(datetime(2099, 2, 15, 12, tzinfo=UTC))
 
 
 def _reverse(client: TestClient, headers: Headers, work_entry_id: int) -> dict:
@@ -147,8 +161,9 @@ def test_a_reversal_returns_minutes_to_the_allotments_they_came_from(
 
 
 def test_a_reversal_in_the_open_second_month_of_a_pool_whose_first_month_is_closed(
-    client: TestClient, finance: Headers, session: Session
+    client: TestClient, finance: Headers, session: Session, clock: Callable[[datetime], None]
 ) -> None:
+    _in_february(clock)
     contract = contract_id(client, finance, start_date="2099-01-01")
     assert pool(client, finance, contract, "2099-01").status_code == 201
     february = post_work(client, finance, contract, "2099-02-10", 300)
@@ -160,8 +175,9 @@ def test_a_reversal_in_the_open_second_month_of_a_pool_whose_first_month_is_clos
 
 
 def test_reversing_work_that_a_pool_reconsumed(
-    client: TestClient, finance: Headers, session: Session
+    client: TestClient, finance: Headers, session: Session, clock: Callable[[datetime], None]
 ) -> None:
+    _in_february(clock)
     contract = contract_id(client, finance, start_date="2099-01-01")
     entry = post_work(client, finance, contract, "2099-02-10", 30 * 60)
     assert statement(client, finance, contract, "2099-02")["overage_minutes"] == 600

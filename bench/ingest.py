@@ -1,0 +1,270 @@
+"""How fast work is booked (issue "month-end engine at scale", hot paths of the API).
+
+(a) `POST /v1/work-entries/batch`: batches of 1,000 entries over 100 contracts, through the
+    real app in-process; entries/s of the median batch. Floor, same run and data shape: the
+    same 1,000 work rows and 1,000 ledger rows bulk-inserted in one transaction (rolled back):
+    what the rows alone cost the database.
+(b) single `POST /v1/contracts/{id}/work-entries`: `--clients` threads, each on its own
+    contract, against `hourglass serve --workers 2` over loopback HTTP; p50/p99 ms. Floor,
+    same run: `GET /health` from the same clients at the same time.
+
+    .venv/bin/python bench/ingest.py --postgres --json
+    .venv/bin/python bench/ingest.py --database-url postgresql://… --batches 5
+
+`--json` prints one JSON object on the last line: `{"engine", "batch": {"entries",
+"entries_per_s", "floor_entries_per_s"}, "single": {"clients", "p50_ms", "p99_ms",
+"floor_p50_ms"}}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from app.db import make_engine, session_factory, unit_of_work
+from app.main import create_app
+from app.migrations import upgrade
+from app.settings import Settings
+from bench.ledger_support import (
+    add_database_arguments,
+    create_contract,
+    create_customer,
+    create_plan,
+    database,
+    finance_token,
+    percentile,
+)
+from ledger.hours.models import LedgerEntry, WorkEntry
+from ledger.periods import add_months
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def previous_month() -> date:
+    return add_months(datetime.now(UTC).date().replace(day=1), -1)
+
+
+def make_contracts(engine: Engine, count: int) -> tuple[list[int], str]:
+    """`count` contracts on the SPEC `business` plan, open since the start of last month."""
+    with unit_of_work(session_factory(engine)) as session:
+        plan = create_plan(session)
+        customer = create_customer(session)
+        ids = [
+            create_contract(session, plan=plan, customer=customer, start_date=previous_month()).id
+            for _ in range(count)
+        ]
+        token = finance_token(session)
+    return [i for i in ids if i is not None], token
+
+
+def entry(index: int, minutes: int = 30) -> dict[str, Any]:
+    return {
+        "worked_on": (previous_month() + timedelta(days=index % 28)).isoformat(),
+        "minutes": minutes,
+        "level": 1 + index % 4,
+        "ticket_ref": f"BENCH-{index}",
+        "description": "bench",
+    }
+
+
+def bench_batch(engine: Engine, url: str, *, batches: int, size: int, contracts: int) -> dict:
+    ids, token = make_contracts(engine, contracts)
+    app = create_app(Settings(database_url=url), engine=engine)
+    headers = {"Authorization": f"Bearer {token}"}
+    seconds = []
+    with TestClient(app) as client:
+        warm = [entry(i) | {"contract_id": ids[i % len(ids)]} for i in range(len(ids))]
+        assert client.post("/v1/work-entries/batch", json={"entries": warm}, headers=headers)
+        for number in range(batches):
+            body = {
+                "entries": [
+                    entry(number * size + i) | {"contract_id": ids[i % len(ids)]}
+                    for i in range(size)
+                ]
+            }
+            started = time.perf_counter()
+            response = client.post("/v1/work-entries/batch", json=body, headers=headers)
+            seconds.append(time.perf_counter() - started)
+            assert response.status_code == 201, response.text[:500]
+    floor = [batch_floor(engine, ids, size=size) for _ in range(batches)]
+    return {
+        "entries": size,
+        "contracts": contracts,
+        "entries_per_s": round(size / statistics.median(seconds), 1),
+        "floor_entries_per_s": round(size / statistics.median(floor), 1),
+    }
+
+
+def batch_floor(engine: Engine, ids: list[int], *, size: int) -> float:
+    """The rows a batch writes, bulk-inserted and rolled back: the database's share."""
+    work = WorkEntry.__table__  # type: ignore[attr-defined]
+    ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    with engine.connect() as connection:
+        started = time.perf_counter()
+        with connection.begin() as transaction:
+            rows = [
+                {
+                    "contract_id": ids[i % len(ids)],
+                    "kind": "work",
+                    "worked_on": previous_month(),
+                    "period_start": previous_month(),
+                    "minutes": 30,
+                    "level": 1,
+                    "ticket_ref": f"FLOOR-{i}",
+                    "description": "bench",
+                    "multiplier": "1",
+                    "billable_minutes": 30,
+                    "late": False,
+                    "approved_overage": False,
+                    "created_at": now,
+                }
+                for i in range(size)
+            ]
+            work_ids = connection.execute(work.insert().returning(work.c.id), rows).scalars()
+            connection.execute(
+                ledger.insert(),
+                [
+                    {
+                        "contract_id": ids[n % len(ids)],
+                        "kind": "overage",
+                        "minutes": 30,
+                        "period_start": previous_month(),
+                        "work_entry_id": work_id,
+                        "rate": "overage",
+                        "reason": "work",
+                        "created_at": now,
+                    }
+                    for n, work_id in enumerate(work_ids)
+                ],
+            )
+            elapsed = time.perf_counter() - started
+            transaction.rollback()
+    return elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_single(engine: Engine, url: str, *, clients: int, posts: int, workers: int) -> dict:
+    ids, token = make_contracts(engine, clients)
+    port = free_port()
+    env = os.environ | {"HOURGLASS_DATABASE_URL": url}
+    hourglass = Path(sys.executable).with_name("hourglass")
+    command = [str(hourglass), "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("hourglass serve did not start")
+            time.sleep(0.2)
+        posted: list[float] = []
+        floor: list[float] = []
+        lock = threading.Lock()
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def client(number: int) -> None:
+            contract = ids[number]
+            mine, health = [], []
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                for i in range(posts + 5):
+                    started = time.perf_counter()
+                    response = http.post(
+                        f"/v1/contracts/{contract}/work-entries", json=entry(i, 15)
+                    )
+                    elapsed = (time.perf_counter() - started) * 1000
+                    assert response.status_code == 201, response.text[:300]
+                    started = time.perf_counter()
+                    assert http.get("/health").status_code == 200
+                    if i >= 5:  # warm-up: connections, caches
+                        mine.append(elapsed)
+                        health.append((time.perf_counter() - started) * 1000)
+            with lock:
+                posted.extend(mine)
+                floor.extend(health)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "clients": clients,
+        "workers": workers,
+        "posts": len(posted),
+        "p50_ms": round(percentile(posted, 0.5), 2),
+        "p99_ms": round(percentile(posted, 0.99), 2),
+        "floor_p50_ms": round(percentile(floor, 0.5), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    add_database_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--contracts", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--posts", type=int, default=50, help="single posts per client")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with database(args) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        name = engine.dialect.name
+        batch = bench_batch(
+            engine, url, batches=args.batches, size=args.batch_size, contracts=args.contracts
+        )
+        print(
+            f"{name} batch of {batch['entries']} over {batch['contracts']} contracts: "
+            f"{batch['entries_per_s']:,.0f} entries/s (floor {batch['floor_entries_per_s']:,.0f})",
+            flush=True,
+        )
+        single = bench_single(
+            engine, url, clients=args.clients, posts=args.posts, workers=args.workers
+        )
+        print(
+            f"{name} single posts, {single['clients']} clients, {single['workers']} workers: "
+            f"p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms "
+            f"(floor GET /health p50 {single['floor_p50_ms']} ms)",
+            flush=True,
+        )
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"engine": name, "batch": batch, "single": single}))
+
+
+if __name__ == "__main__":
+    main()
