@@ -27,6 +27,10 @@ class Settings:
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
     issuer: Issuer = field(default_factory=Issuer)
+    # Billing runs: contracts per chunk transaction, and whether this process runs a background
+    # worker (`hourglass serve` turns it on; tests and one-off commands leave it off).
+    billing_chunk_size: int = 200
+    background_worker: bool = False
 
 
 def _lines(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -53,4 +57,7 @@ def load_settings() -> Settings:
         stripe_api_base=env.get("HOURGLASS_STRIPE_API_BASE") or None,
         stripe_webhook_secret=env.get("HOURGLASS_STRIPE_WEBHOOK_SECRET") or None,
         issuer=issuer,
+        billing_chunk_size=max(1, int(env.get("HOURGLASS_BILLING_CHUNK_SIZE") or 200)),
+        background_worker=env.get("HOURGLASS_BACKGROUND_WORKER", "").lower()
+        in ("1", "true", "yes"),
     )

@@ -24,7 +24,7 @@ from invoices.models import (
     Invoice,
     InvoiceLine,
 )
-from invoices.numbering import next_number
+from invoices.numbering import next_number, reserve_numbers
 from invoices.payments.models import PaymentOutbox
 from invoices.sla_credits import SlaForPeriod, sla_for_period
 from invoices.statement_data import hours_summary, pending_late_minutes, statement_entries
@@ -188,6 +188,17 @@ def preview_period(
     )
 
 
+@dataclass
+class Draft:
+    """A drafted invoice and what issuing it needs: numbered and issued with its chunk."""
+
+    invoice: Invoice
+    contract: Contract
+    customer: Customer
+    period: Period
+    sla: SlaForPeriod
+
+
 def bill_period(
     session: Session,
     *,
@@ -208,6 +219,37 @@ def bill_period(
     found = existing_invoice(session, contract.id, period)
     if found is not None:
         return found
+    draft = draft_period(
+        session,
+        contract=contract,
+        plan=plan,
+        customer=customer,
+        period=period,
+        now=now,
+        billing_run_id=billing_run_id,
+        preview=preview,
+    )
+    if not preview:
+        issue_drafts(session, [draft], issuer=issuer, now=now)
+    return draft.invoice
+
+
+def draft_period(
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period,
+    now: datetime,
+    billing_run_id: int | None = None,
+    preview: bool = False,
+) -> Draft:
+    """Close the period and write its invoice as a draft, with everything it bills settled.
+
+    The one billing path: a dry run, a single contract and a run's chunk all come here; the
+    draft gets its number when its chunk is issued (`issue_drafts`)."""
+    assert contract.id is not None
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
     totals, late, adjustments, carried, sla = _compute(
@@ -231,17 +273,21 @@ def bill_period(
     session.add(invoice)
     session.flush()
     assert invoice.id is not None
-    for position, line in enumerate(totals.lines, start=1):
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id,
-                position=position,
-                kind=line.kind,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
-                amount_minor=line.amount_minor,
-            )
+    if totals.lines:
+        session.execute(
+            sa.insert(InvoiceLine),
+            [
+                {
+                    "invoice_id": invoice.id,
+                    "position": position,
+                    "kind": line.kind,
+                    "description": line.description,
+                    "quantity": line.quantity,
+                    "unit_price_minor": line.unit_price_minor,
+                    "amount_minor": line.amount_minor,
+                }
+                for position, line in enumerate(totals.lines, start=1)
+            ],
         )
     _settle_pending(
         session,
@@ -252,20 +298,39 @@ def bill_period(
         carried=carried,
         carry_forward=totals.carry_forward_minor,
     )
-    if preview:
-        session.flush()
-        return invoice
-    _issue(
-        session,
-        invoice,
-        customer=customer,
-        issuer=issuer,
-        now=now,
-        contract=contract,
-        period=period,
-        sla=sla,
+    return Draft(invoice=invoice, contract=contract, customer=customer, period=period, sla=sla)
+
+
+def issue_drafts(
+    session: Session, drafts: list[Draft], *, issuer: IssuerDetails, now: datetime
+) -> None:
+    """Issue drafts in order: their numbers come from one locked update of the sequence, in
+    the caller's transaction, so they are gapless however many workers issue at once.
+
+    The one place where invoices become issued (events about an issued invoice belong here)."""
+    if not drafts:
+        return
+    numbers = reserve_numbers(
+        session, issuer=issuer.name, kind="invoice", year=now.date().year, count=len(drafts)
     )
-    return invoice
+    outbox = []
+    for draft, number in zip(drafts, numbers, strict=True):
+        _issue(session, draft, number=number, issuer=issuer, now=now)
+        if draft.invoice.total_minor > 0:
+            outbox.append(
+                {
+                    "invoice_id": draft.invoice.id,
+                    "idempotency_key": f"hourglass-invoice-{draft.invoice.id}",
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    session.flush()
+    if outbox:
+        session.execute(sa.insert(PaymentOutbox), outbox)
 
 
 REVERSE_CHARGE_NOTE = (
@@ -309,19 +374,18 @@ def _settle_pending(
 
 
 def _issue(
-    session: Session,
-    invoice: Invoice,
-    *,
-    customer: Customer,
-    issuer: IssuerDetails,
-    now: datetime,
-    contract: Contract,
-    period: Period,
-    sla: SlaForPeriod,
+    session: Session, draft: Draft, *, number: str, issuer: IssuerDetails, now: datetime
 ) -> None:
+    invoice, contract, customer, period, sla = (
+        draft.invoice,
+        draft.contract,
+        draft.customer,
+        draft.period,
+        draft.sla,
+    )
     assert invoice.id is not None and contract.id is not None
     issue_date = now.date()
-    invoice.number = next_number(session, issuer=issuer.name, kind="invoice", year=issue_date.year)
+    invoice.number = number
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=customer.payment_terms_days)
     overage = book.period_overage(session, contract.id, period.start)
@@ -357,11 +421,6 @@ def _issue(
     invoice.template_version = pdf.TEMPLATE_VERSION
     invoice.status = "issued"
     invoice.issued_at = now
-    if invoice.total_minor > 0:
-        session.add(
-            PaymentOutbox(invoice_id=invoice.id, idempotency_key=f"hourglass-invoice-{invoice.id}")
-        )
-    session.flush()
 
 
 def _restore_credit(session: Session, voided: Invoice) -> None:

@@ -332,20 +332,25 @@ def table_counts(url: str) -> dict[str, int]:
     return {table: count_rows(url, table) for table in tables}
 
 
-def cli_env(url: str) -> dict[str, str]:
+def cli_env(url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HOURGLASS_")}
     environment["HOURGLASS_DATABASE_URL"] = url
+    environment.update(extra or {})
     environment["COLUMNS"] = "200"  # rich wraps tables at the terminal width
     return environment
 
 
 def hourglass(
-    url: str, *args: str, timeout: float = 300, cwd: Path | None = None
+    url: str,
+    *args: str,
+    timeout: float = 300,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     assert HOURGLASS.exists(), f"the console script is not installed next to {sys.executable}"
     return subprocess.run(
         [str(HOURGLASS), *args],
-        env=cli_env(url),
+        env=cli_env(url, env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -353,11 +358,13 @@ def hourglass(
     )
 
 
-def start_hourglass(url: str, *args: str) -> subprocess.Popen[str]:
+def start_hourglass(
+    url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     assert HOURGLASS.exists(), f"the console script is not installed next to {sys.executable}"
     return subprocess.Popen(
         [str(HOURGLASS), *args],
-        env=cli_env(url),
+        env=cli_env(url, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
