@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from app.auth.tokens import Role, create_token
@@ -48,6 +50,9 @@ def serve(
     import uvicorn
 
     db_upgrade()
+    # Every server process works on billing runs in a background thread (SPEC "Month-end
+    # billing job"); the variable reaches uvicorn's worker processes too.
+    os.environ.setdefault("HOURGLASS_BACKGROUND_WORKER", "true")
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers)
 
 
@@ -89,11 +94,14 @@ def demo() -> None:
 def billing_run(
     period: str = typer.Option(..., help="the month to close, YYYY-MM"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the invoices, write nothing"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
 ) -> None:
-    """Close a period for every active contract and issue its invoices (resumable)."""
+    """Close a period for every active contract and issue its invoices (resumable).
+
+    Exits 0 when every contract was billed, 1 when some failed, 2 on a bad request."""
     from app.billing_cli import run_billing
 
-    raise typer.Exit(code=run_billing(period, dry_run=dry_run))
+    raise typer.Exit(code=run_billing(period, dry_run=dry_run, as_json=as_json))
 
 
 @billing_cli.command("worker")

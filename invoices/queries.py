@@ -33,8 +33,11 @@ def list_invoices(
     period: str | None = None,
     status: str | None = None,
     contract_id: int | None = None,
+    billing_run_id: int | None = None,
 ) -> Sequence[Invoice]:
     query = select(Invoice).where(col(Invoice.status) != "draft")
+    if billing_run_id is not None:
+        query = query.where(col(Invoice.billing_run_id) == billing_run_id)
     if customer_id is not None:
         query = query.where(col(Invoice.customer_id) == customer_id)
     if contract_id is not None:

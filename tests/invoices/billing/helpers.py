@@ -31,10 +31,10 @@ from app.db import make_engine, normalise_url, session_factory, unit_of_work
 from ledger.base import utcnow
 from ledger.hours.schemas import WorkEntryCreate
 from ledger.hours.work import post_work as post_work_service
+from tests.factories import billing_run, customer_payload, plan_payload
 from tests.factories import create_contract as create_contract_service
 from tests.factories import create_customer as create_customer_service
 from tests.factories import create_plan as create_plan_service
-from tests.factories import customer_payload, plan_payload
 
 Headers = dict[str, str]
 Json = dict[str, Any]
@@ -120,8 +120,17 @@ def add_adjustment(
 
 
 def run_billing(
-    client: TestClient, finance: Headers, period: str, *, dry_run: bool = False, expect: int = 201
+    client: TestClient,
+    finance: Headers,
+    period: str,
+    *,
+    dry_run: bool = False,
+    expect: int | None = None,
 ) -> Json:
+    """A run to its end (see `tests.factories.billing_run`); a dry run's or a refusal's answer."""
+    if expect is None and not dry_run:
+        return billing_run(client, finance, period)
+    expect = expect or 200
     response = client.post(
         "/v1/billing-runs", json={"period": period, "dry_run": dry_run}, headers=finance
     )

@@ -262,7 +262,7 @@ def test_a_dry_run_reports_one_contracts_failure_and_previews_the_others(
     response = client.post(
         "/v1/billing-runs", json={"period": "2026-01", "dry_run": True}, headers=finance
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     preview = response.json()
     assert sorted(p["contract_id"] for p in preview["previews"]) == [contracts[0], contracts[2]]
     assert [f["contract_id"] for f in preview["failures"]] == [broken]
