@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
-from invoices.issuing import IssuerDetails
+from invoices.issuer import IssuerDetails
 from invoices.runs.flows import Biller
 
 
@@ -25,4 +25,5 @@ def make_biller(settings: Settings, factory: sessionmaker[Session]) -> Biller:
         factory=factory,
         issuer=issuer_details(settings),
         chunk_size=settings.billing_chunk_size,
+        document_processes=settings.document_processes,
     )

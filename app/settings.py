@@ -31,12 +31,17 @@ class Settings:
     # worker (`hourglass serve` turns it on; tests and one-off commands leave it off).
     billing_chunk_size: int = 200
     background_worker: bool = False
+    document_processes: int = 1  # processes rendering documents; load_settings: one per core
 
 
 def _lines(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         return default
     return tuple(line.strip() for line in value.split("|") if line.strip())
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def load_settings() -> Settings:
@@ -58,6 +63,7 @@ def load_settings() -> Settings:
         stripe_webhook_secret=env.get("HOURGLASS_STRIPE_WEBHOOK_SECRET") or None,
         issuer=issuer,
         billing_chunk_size=max(1, int(env.get("HOURGLASS_BILLING_CHUNK_SIZE") or 200)),
+        document_processes=max(1, int(env.get("HOURGLASS_DOCUMENT_PROCESSES") or _cores())),
         background_worker=env.get("HOURGLASS_BACKGROUND_WORKER", "").lower()
         in ("1", "true", "yes"),
     )

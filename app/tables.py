@@ -3,6 +3,7 @@
 from app.auth.models import ApiToken
 from app.idempotency.models import IdempotencyKey
 from invoices import models as invoice_models  # noqa: F401  (invoices, credit notes, …)
+from invoices.documents import models as document_models  # noqa: F401  (stored documents)
 from invoices.payments import models as payment_models  # noqa: F401  (payment outbox)
 from invoices.payments import stripe_events  # noqa: F401  (webhook events handled)
 from invoices.runs import models as run_models  # noqa: F401  (billing runs and jobs)

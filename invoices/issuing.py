@@ -1,12 +1,12 @@
 """Billing one contract period into an issued invoice, and voiding an invoice.
 
 The caller holds the contract lock and owns the transaction: closing the period, numbering the
-invoice, rendering its PDF and queueing its payment all commit together or not at all.
+invoice, queueing its documents (rendered after the commit) and its payment all commit together
+or not at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from invoices import documents
 from invoices import lines as invoice_lines
-from invoices import pdf
+from invoices.issuer import IssuerDetails
 from invoices.models import (
     Adjustment,
     CreditCarryover,
@@ -26,8 +27,9 @@ from invoices.models import (
 )
 from invoices.numbering import next_number, reserve_numbers
 from invoices.payments.models import PaymentOutbox
+from invoices.runs.models import DocumentJob
 from invoices.sla_credits import SlaForPeriod, sla_for_period
-from invoices.statement_data import hours_summary, pending_late_minutes, statement_entries
+from invoices.statement_data import pending_late_minutes
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
@@ -41,25 +43,6 @@ from ledger.periods import Period
 
 class InvoiceImmutable(Conflict):
     title = "Invoice is immutable"
-
-
-@dataclass(frozen=True)
-class IssuerDetails:
-    """Who issues invoices: printed on every PDF, and the scope of the number sequences."""
-
-    name: str
-    address_lines: tuple[str, ...] = ()
-    tax_id: str | None = None
-    email: str | None = None
-    payment_instructions: tuple[str, ...] = ()
-
-    def for_pdf(self) -> pdf.Issuer:
-        return pdf.Issuer(
-            name=self.name,
-            address_lines=self.address_lines,
-            tax_id=self.tax_id,
-            email=self.email,
-        )
 
 
 @dataclass
@@ -193,10 +176,7 @@ class Draft:
     """A drafted invoice and what issuing it needs: numbered and issued with its chunk."""
 
     invoice: Invoice
-    contract: Contract
     customer: Customer
-    period: Period
-    sla: SlaForPeriod
 
 
 def bill_period(
@@ -252,7 +232,7 @@ def draft_period(
     assert contract.id is not None
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
-    totals, late, adjustments, carried, sla = _compute(
+    totals, late, adjustments, carried, _sla = _compute(
         session, contract=contract, plan=plan, customer=customer, period=period, now=now
     )
     invoice = Invoice(
@@ -298,14 +278,16 @@ def draft_period(
         carried=carried,
         carry_forward=totals.carry_forward_minor,
     )
-    return Draft(invoice=invoice, contract=contract, customer=customer, period=period, sla=sla)
+    return Draft(invoice=invoice, customer=customer)
 
 
 def issue_drafts(
     session: Session, drafts: list[Draft], *, issuer: IssuerDetails, now: datetime
 ) -> None:
     """Issue drafts in order: their numbers come from one locked update of the sequence, in
-    the caller's transaction, so they are gapless however many workers issue at once.
+    the caller's transaction, so they are gapless however many workers issue at once. Each
+    invoice gets a document job (its documents are rendered after the commit, by any worker:
+    `invoices.runs.documents`) and, when something is due, a payment outbox row.
 
     The one place where invoices become issued (events about an issued invoice belong here)."""
     if not drafts:
@@ -315,7 +297,7 @@ def issue_drafts(
     )
     outbox = []
     for draft, number in zip(drafts, numbers, strict=True):
-        _issue(session, draft, number=number, issuer=issuer, now=now)
+        _issue(session, draft.invoice, number=number, customer=draft.customer, now=now)
         if draft.invoice.total_minor > 0:
             outbox.append(
                 {
@@ -329,6 +311,18 @@ def issue_drafts(
                 }
             )
     session.flush()
+    session.execute(
+        sa.insert(DocumentJob),
+        [
+            {
+                "invoice_id": d.invoice.id,
+                "billing_run_id": d.invoice.billing_run_id,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for d in drafts
+        ],
+    )
     if outbox:
         session.execute(sa.insert(PaymentOutbox), outbox)
 
@@ -374,51 +368,13 @@ def _settle_pending(
 
 
 def _issue(
-    session: Session, draft: Draft, *, number: str, issuer: IssuerDetails, now: datetime
+    session: Session, invoice: Invoice, *, number: str, customer: Customer, now: datetime
 ) -> None:
-    invoice, contract, customer, period, sla = (
-        draft.invoice,
-        draft.contract,
-        draft.customer,
-        draft.period,
-        draft.sla,
-    )
-    assert invoice.id is not None and contract.id is not None
+    assert invoice.id is not None
     issue_date = now.date()
     invoice.number = number
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=customer.payment_terms_days)
-    overage = book.period_overage(session, contract.id, period.start)
-    document = pdf.PdfDocument(
-        kind="invoice",
-        number=invoice.number,
-        issue_date=issue_date,
-        due_date=invoice.due_date,
-        period=invoice.period_label,
-        currency=invoice.currency,
-        issuer=issuer.for_pdf(),
-        customer=_pdf_customer(customer),
-        lines=tuple(_pdf_line(line) for line in invoice_lines_of(session, invoice.id)),
-        subtotal_minor=invoice.subtotal_minor,
-        tax_rate_percent=invoice.tax_rate_percent,
-        tax_minor=invoice.tax_minor,
-        total_minor=invoice.total_minor,
-        template_version=pdf.TEMPLATE_VERSION,
-        reverse_charge=invoice.reverse_charge,
-        hours=hours_summary(
-            session,
-            contract.id,
-            period,
-            overage_minutes=overage.overage_minutes + overage.on_demand_minutes,
-            now=now,
-        ),
-        sla=sla.summary,
-        payment_instructions=issuer.payment_instructions,
-        statement=tuple(statement_entries(session, contract.id, period)),
-    )
-    invoice.pdf = pdf.render_pdf(document)
-    invoice.pdf_sha256 = hashlib.sha256(invoice.pdf).hexdigest()
-    invoice.template_version = pdf.TEMPLATE_VERSION
     invoice.status = "issued"
     invoice.issued_at = now
 
@@ -459,26 +415,6 @@ def invoice_lines_of(session: Session, invoice_id: int) -> list[InvoiceLine]:
     )
 
 
-def _pdf_line(line: InvoiceLine | CreditNoteLine) -> pdf.InvoiceLine:
-    return pdf.InvoiceLine(
-        kind=line.kind,
-        description=line.description,
-        quantity=line.quantity,
-        unit_price_minor=line.unit_price_minor,
-        amount_minor=line.amount_minor,
-    )
-
-
-def _pdf_customer(customer: Customer) -> pdf.Customer:
-    return pdf.Customer(
-        name=customer.name,
-        address_lines=tuple(customer.address),
-        country=customer.country,
-        tax_id=customer.tax_id,
-        email=customer.email,
-    )
-
-
 def void_invoice(
     session: Session,
     invoice_id: int,
@@ -503,8 +439,7 @@ def void_invoice(
             f"a payment of invoice {invoice.number} is being collected: void it once the "
             "collection has finished"
         )
-    customer = session.get(Customer, invoice.customer_id)
-    assert customer is not None and invoice.number is not None
+    assert invoice.number is not None
     issue_date = now.date()
     number = next_number(session, issuer=issuer.name, kind="credit_note", year=issue_date.year)
     originals = invoice_lines_of(session, invoice_id)
@@ -520,25 +455,6 @@ def void_invoice(
         )
         for line in originals
     ]
-    document = pdf.PdfDocument(
-        kind="credit_note",
-        number=number,
-        issue_date=issue_date,
-        due_date=None,
-        period=invoice.period_label,
-        currency=invoice.currency,
-        issuer=issuer.for_pdf(),
-        customer=_pdf_customer(customer),
-        lines=tuple(_pdf_line(line) for line in credit_lines),
-        subtotal_minor=-invoice.subtotal_minor,
-        tax_rate_percent=invoice.tax_rate_percent,
-        tax_minor=-invoice.tax_minor,
-        total_minor=-invoice.total_minor,
-        template_version=pdf.TEMPLATE_VERSION,
-        reverse_charge=invoice.reverse_charge,
-        credited_invoice_number=invoice.number,
-    )
-    rendered = pdf.render_pdf(document)
     assert invoice.id is not None
     note = CreditNote(
         number=number,
@@ -550,9 +466,6 @@ def void_invoice(
         subtotal_minor=-invoice.subtotal_minor,
         tax_minor=-invoice.tax_minor,
         total_minor=-invoice.total_minor,
-        pdf=rendered,
-        pdf_sha256=hashlib.sha256(rendered).hexdigest(),
-        template_version=pdf.TEMPLATE_VERSION,
     )
     session.add(note)
     session.flush()
@@ -560,6 +473,8 @@ def void_invoice(
     for line in credit_lines:
         line.credit_note_id = note.id
         session.add(line)
+    session.flush()
+    documents.render_credit_note_documents(session, note.id, issuer=issuer)
     invoice.status = "void"
     invoice.voided_at = now
     _restore_credit(session, invoice)

@@ -1,8 +1,9 @@
 """Invoices and credit notes, and their lines.
 
 An invoice is `draft` only inside the transaction that builds it; once `issued` its lines,
-totals, number and PDF never change (the service refuses, and on PostgreSQL a trigger refuses
-too). It then becomes `paid`, or `void` through a credit note that references it.
+totals and number never change, nor do its stored documents (`invoices.documents`): the service
+refuses, and on PostgreSQL a trigger refuses too. It then becomes `paid`, or `void` through a
+credit note that references it.
 """
 
 from __future__ import annotations
@@ -41,10 +42,7 @@ class Invoice(SQLModel, table=True):
         ),
         sa.CheckConstraint("total_minor >= 0", name="total_not_negative"),
         sa.CheckConstraint("total_minor = subtotal_minor + tax_minor", name="total_adds_up"),
-        sa.CheckConstraint(
-            "status = 'draft' OR (number IS NOT NULL AND pdf_sha256 IS NOT NULL)",
-            name="issued_has_number_and_pdf",
-        ),
+        sa.CheckConstraint("status = 'draft' OR number IS NOT NULL", name="issued_has_number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -64,9 +62,6 @@ class Invoice(SQLModel, table=True):
     total_minor: int = Field(default=0, sa_type=sa.BigInteger)
     reverse_charge: bool = False
     note: str = Field(default="", max_length=500)
-    pdf: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
-    pdf_sha256: str | None = Field(default=None, max_length=64)
-    template_version: str | None = Field(default=None, max_length=16)
     billing_run_id: int | None = Field(default=None, index=True)
     payment_status: str = Field(default="none", max_length=10)
     payment_failure_message: str | None = Field(default=None, max_length=500)
@@ -110,9 +105,6 @@ class CreditNote(SQLModel, table=True):
     subtotal_minor: int = Field(sa_type=sa.BigInteger)
     tax_minor: int = Field(sa_type=sa.BigInteger)
     total_minor: int = Field(sa_type=sa.BigInteger)
-    pdf: bytes = Field(sa_type=sa.LargeBinary)
-    pdf_sha256: str = Field(max_length=64)
-    template_version: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from invoices.documents import document_digest
 from invoices.issuing import Preview, invoice_lines_of
 from invoices.lines import Line
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
@@ -80,6 +81,7 @@ def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
     credit_note_id = session.scalar(
         select(col(CreditNote.id)).where(col(CreditNote.invoice_id) == invoice.id)
     )
+    pdf_sha256, template_version = document_digest(session, invoice_id=invoice.id) or (None, None)
     return InvoiceRead(
         id=invoice.id,
         number=invoice.number,
@@ -97,8 +99,8 @@ def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
         total=fmt(invoice.total_minor, invoice.currency),
         reverse_charge=invoice.reverse_charge,
         note=invoice.note,
-        pdf_sha256=invoice.pdf_sha256,
-        template_version=invoice.template_version,
+        pdf_sha256=pdf_sha256,
+        template_version=template_version,
         payment_status=invoice.payment_status,
         payment_failure_message=invoice.payment_failure_message,
         credit_note_id=credit_note_id,
@@ -117,6 +119,7 @@ def credit_note_to_read(session: Session, note: CreditNote) -> CreditNoteRead:
         .order_by(col(CreditNoteLine.position))
     ).all()
     invoice = session.get(Invoice, note.invoice_id)
+    pdf = document_digest(session, credit_note_id=note.id)
     return CreditNoteRead(
         id=note.id,
         number=note.number,
@@ -130,7 +133,7 @@ def credit_note_to_read(session: Session, note: CreditNote) -> CreditNoteRead:
         subtotal=fmt(note.subtotal_minor, note.currency),
         tax=fmt(note.tax_minor, note.currency),
         total=fmt(note.total_minor, note.currency),
-        pdf_sha256=note.pdf_sha256,
+        pdf_sha256=pdf[0] if pdf else None,
     )
 
 

@@ -59,7 +59,7 @@ class CreditNoteRead(BaseModel):
     subtotal: str
     tax: str
     total: str
-    pdf_sha256: str
+    pdf_sha256: str | None
 
 
 class VoidRequest(Input):

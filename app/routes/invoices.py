@@ -11,7 +11,7 @@ from app.billing import issuer_details
 from app.dependencies import Finance, FinanceOrCustomer, SessionDep
 from app.idempotency.claims import IdempotencyDep
 from app.pagination import Page, PageParams, make_page
-from invoices import queries
+from invoices import documents, queries
 from invoices.issuing import void_invoice
 from invoices.models import Adjustment
 from invoices.schemas import (
@@ -87,9 +87,10 @@ def get_invoice_pdf(
     invoice_id: int, request: Request, session: SessionDep, who: FinanceOrCustomer
 ) -> Response:
     invoice = queries.get_invoice(session, invoice_id, visible_to=who.visible_customer)
-    if invoice.pdf is None or invoice.pdf_sha256 is None:
-        raise NotFound(f"invoice {invoice_id} has no PDF")
-    return _pdf_response(request, invoice.pdf, invoice.pdf_sha256, f"invoice-{invoice.number}.pdf")
+    stored = documents.get_document(session, invoice_id=invoice_id, format="pdf")
+    if stored is None:
+        raise NotFound(f"invoice {invoice_id} has no PDF yet")
+    return _pdf_response(request, stored.content, stored.sha256, f"invoice-{invoice.number}.pdf")
 
 
 @router.post("/v1/invoices/{invoice_id}/void", status_code=201, response_model=CreditNoteRead)
@@ -124,7 +125,10 @@ def get_credit_note_pdf(
     credit_note_id: int, request: Request, session: SessionDep, who: FinanceOrCustomer
 ) -> Response:
     note = queries.get_credit_note(session, credit_note_id, visible_to=who.visible_customer)
-    return _pdf_response(request, note.pdf, note.pdf_sha256, f"credit-note-{note.number}.pdf")
+    stored = documents.get_document(session, credit_note_id=credit_note_id, format="pdf")
+    if stored is None:
+        raise NotFound(f"credit note {credit_note_id} has no PDF yet")
+    return _pdf_response(request, stored.content, stored.sha256, f"credit-note-{note.number}.pdf")
 
 
 @router.post(

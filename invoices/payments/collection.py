@@ -160,7 +160,6 @@ def claim_next(
             .join(Invoice, col(Invoice.id) == col(PaymentOutbox.invoice_id))
             .where(col(PaymentOutbox.state) == "pending", col(PaymentOutbox.next_attempt_at) <= now)
             .order_by(col(PaymentOutbox.next_attempt_at), col(PaymentOutbox.id))
-            .options(recording.WITHOUT_PDF)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).first()
@@ -272,10 +271,7 @@ def record_outcome(
     """
     with unit_of_work(session_factory) as session:
         invoice = session.scalar(
-            select(Invoice)
-            .where(col(Invoice.id) == claimed.invoice_id)
-            .options(recording.WITHOUT_PDF)
-            .with_for_update()
+            select(Invoice).where(col(Invoice.id) == claimed.invoice_id).with_for_update()
         )
         row = session.scalar(
             select(PaymentOutbox)

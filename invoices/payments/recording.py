@@ -28,15 +28,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from invoices.models import Invoice
 from invoices.payments.models import PaymentOutbox
 
 log = logging.getLogger("hourglass.payments")
 
-# Payment code never reads the stored PDF; locking an invoice need not load it.
-WITHOUT_PDF = defer(Invoice.pdf)  # type: ignore[arg-type]
 MESSAGE_LENGTH = 500  # the width of `payment_failure_message` and `last_error`
 NO_PAYMENT_METHOD = (
     "no saved payment method: the invoice is collected automatically once one is attached "

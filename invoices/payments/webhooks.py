@@ -162,12 +162,7 @@ def _find_invoice(
         )
     if invoice_id is None:
         return None, None
-    invoice = session.scalar(
-        select(Invoice)
-        .where(col(Invoice.id) == invoice_id)
-        .options(recording.WITHOUT_PDF)
-        .with_for_update()
-    )
+    invoice = session.scalar(select(Invoice).where(col(Invoice.id) == invoice_id).with_for_update())
     number = metadata.get("invoice_number")
     if invoice is None or invoice.status == "draft" or (number and number != invoice.number):
         return None, None

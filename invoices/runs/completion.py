@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices.models import Invoice
-from invoices.runs.models import BillingJob, BillingRun
+from invoices.runs.models import BillingJob, BillingRun, DocumentJob
 from ledger import money
+
+MAX_ATTEMPTS = 3  # a document job failing this often is reported on its run
 
 
 def finalize_if_done(session: Session, run_id: int, *, now: datetime) -> bool:
-    """Complete the run once no job of it is left, in the caller's transaction.
+    """Complete the run once no job of it is left and every invoice of it has its documents,
+    in the caller's transaction.
 
     The run row is locked first: two workers finishing its last chunks at once queue here, and
     the second sees the first one's jobs done. The one place where a run completes (its
@@ -32,7 +35,12 @@ def finalize_if_done(session: Session, run_id: int, *, now: datetime) -> bool:
             col(BillingJob.status).in_(["pending", "running"]),
         )
     )
-    if open_jobs:
+    open_documents = session.scalar(
+        select(sa.func.count())
+        .select_from(DocumentJob)
+        .where(col(DocumentJob.billing_run_id) == run_id, col(DocumentJob.attempts) < MAX_ATTEMPTS)
+    )
+    if open_jobs or open_documents:
         return False
     run.summary = run_summary(session, run_id)
     run.status = "completed_with_failures" if run.summary["failures"] else "completed"
@@ -62,6 +70,12 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
         .where(col(BillingJob.run_id) == run_id, col(BillingJob.status) == "failed")
         .order_by(col(BillingJob.contract_id))
     ).all()
+    documents = session.execute(
+        select(col(DocumentJob.attempts), col(DocumentJob.error), col(Invoice.contract_id))
+        .join(Invoice, col(Invoice.id) == col(DocumentJob.invoice_id))
+        .where(col(DocumentJob.billing_run_id) == run_id)
+        .order_by(col(DocumentJob.id))
+    ).all()
     return {
         "contracts": sum(by_status.values()),
         "done": by_status.get("done", 0),
@@ -69,5 +83,11 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "pending": by_status.get("pending", 0) + by_status.get("running", 0),
         "invoices": sum(count for _, count, _ in totals),
         "totals": {c: money.format_amount(int(v or 0), c) for c, _, v in totals},
-        "failures": [{"contract_id": cid, "error": error} for cid, error in failures],
+        "documents_pending": sum(1 for attempts, _, _ in documents if attempts < MAX_ATTEMPTS),
+        "failures": [{"contract_id": cid, "error": error} for cid, error in failures]
+        + [
+            {"contract_id": cid, "error": f"documents: {error}"}
+            for attempts, error, cid in documents
+            if attempts >= MAX_ATTEMPTS
+        ],
     }

@@ -56,6 +56,7 @@ class Biller:
     clock: Callable[[], datetime] = utcnow
     worker: str = field(default_factory=default_worker_name)
     chunk_size: int = DEFAULT_CHUNK
+    document_processes: int = 1  # rendering processes; 1 renders in this process
 
 
 def start_run(factory: sessionmaker[Session], month: date, *, now: datetime) -> int:

@@ -1,9 +1,10 @@
 """One step of a billing worker: what the server's background thread, `hourglass billing
 worker` and `hourglass billing run` all call in their loops.
 
-`tick` bills one chunk of any running run (or of the run asked for) in one transaction and
-completes the runs it finished. Work that should start by itself on a worker's clock (say, the
-month's run once it has ended everywhere) hooks in here, before the chunk.
+`tick` bills one chunk of any running run (or of the run asked for) in one transaction; when no
+chunk is waiting it renders one batch of documents instead. Either way it completes the runs it
+finished. Work that should start by itself on a worker's clock (say, the month's run once it
+has ended everywhere) hooks in here, before the chunk.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from invoices.runs.chunks import work_chunk
 from invoices.runs.completion import finalize_if_done
+from invoices.runs.documents import render_documents
 from ledger.base import unit_of_work
 
 if TYPE_CHECKING:
@@ -31,7 +33,14 @@ def tick(biller: Biller, *, run_id: int | None = None) -> bool:
             size=biller.chunk_size,
         )
         if result is None:
-            return False
-        for finished_run in sorted(result.run_ids):
-            finalize_if_done(session, finished_run, now=now)
+            documents = render_documents(
+                session, issuer=biller.issuer, now=now, processes=biller.document_processes
+            )
+            if documents is None:
+                return False
+            touched = documents.run_ids
+        else:
+            touched = result.run_ids
+        for run in sorted(touched):
+            finalize_if_done(session, run, now=now)
     return True

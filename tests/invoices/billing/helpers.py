@@ -271,8 +271,8 @@ class StoredInvoice:
     subtotal_minor: int
     tax_minor: int
     total_minor: int
-    pdf_sha256: str
-    pdf_digest: str  # the SHA-256 of the stored bytes, computed here
+    pdf_sha256: str | None  # None until its documents are rendered
+    pdf_digest: str | None  # the SHA-256 of the stored bytes, computed here
     lines: tuple[tuple[str, str, str, int | None, int], ...]
 
 
@@ -301,14 +301,18 @@ def stored_invoices(url: str) -> list[StoredInvoice]:
                     tax_minor=row.tax_minor,
                     total_minor=row.total_minor,
                     pdf_sha256=row.pdf_sha256,
-                    pdf_digest=hashlib.sha256(bytes(row.pdf)).hexdigest(),
+                    pdf_digest=None
+                    if row.pdf is None
+                    else hashlib.sha256(bytes(row.pdf)).hexdigest(),
                     lines=tuple(lines.get(row.id, ())),
                 )
                 for row in conn.execute(
                     sa.text(
-                        "SELECT id, number, contract_id, period_label, currency, status, "
-                        "subtotal_minor, tax_minor, total_minor, pdf_sha256, pdf "
-                        "FROM invoices ORDER BY id"
+                        "SELECT i.id, i.number, i.contract_id, i.period_label, i.currency, "
+                        "i.status, i.subtotal_minor, i.tax_minor, i.total_minor, "
+                        "d.sha256 AS pdf_sha256, d.content AS pdf FROM invoices i "
+                        "LEFT JOIN invoice_documents d ON d.invoice_id = i.id AND d.format = 'pdf' "
+                        "ORDER BY i.id"
                     )
                 )
             ]
@@ -337,6 +341,8 @@ def table_counts(url: str) -> dict[str, int]:
         "billing_jobs",
         "credit_carryovers",
         "payment_outbox",
+        "invoice_documents",
+        "document_jobs",
     )
     return {table: count_rows(url, table) for table in tables}
 

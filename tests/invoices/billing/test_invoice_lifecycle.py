@@ -226,7 +226,7 @@ def test_voiding_an_invoice_cancels_the_credit_it_carried_forward(
 
 GUARDED_STATEMENTS = [
     ("UPDATE invoices SET total_minor = 1 WHERE id = :invoice", "immutable"),
-    ("UPDATE invoices SET note = 'x', pdf_sha256 = 'forged' WHERE id = :invoice", "immutable"),
+    ("UPDATE invoices SET note = 'x' WHERE id = :invoice", "immutable"),
     ("UPDATE invoices SET status = 'draft' WHERE id = :invoice", "cannot go from"),
     ("DELETE FROM invoices WHERE id = :invoice", "cannot be deleted"),
     ("UPDATE invoice_lines SET amount_minor = 1 WHERE invoice_id = :invoice", "immutable"),
@@ -240,6 +240,8 @@ GUARDED_STATEMENTS = [
     ("DELETE FROM ledger_entries", "append-only"),
     ("UPDATE credit_notes SET total_minor = 0", "append-only"),
     ("UPDATE credit_note_lines SET amount_minor = 0", "append-only"),
+    ("UPDATE invoice_documents SET sha256 = 'forged'", "append-only"),
+    ("DELETE FROM invoice_documents", "append-only"),
 ]
 
 

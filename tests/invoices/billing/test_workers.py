@@ -34,6 +34,7 @@ from tests.invoices.billing.helpers import (
 
 CONTRACTS = 24
 WORKERS = 3
+SMALL_CHUNKS = {"HOURGLASS_BILLING_CHUNK_SIZE": "4"}  # six chunks to share
 
 
 @pytest.fixture
@@ -82,7 +83,8 @@ def test_three_workers_issue_what_one_worker_issues(
     with open_database(three) as factory:
         shared_run = flows.start_run(factory, parse_month("2026-01"), now=datetime.now(UTC))
     workers = [
-        start_hourglass(three, "billing", "worker", "--exit-when-idle") for _ in range(WORKERS)
+        start_hourglass(three, "billing", "worker", "--exit-when-idle", env=SMALL_CHUNKS)
+        for _ in range(WORKERS)
     ]
     try:
         for worker in workers:
