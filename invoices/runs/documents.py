@@ -14,7 +14,7 @@ import hashlib
 import multiprocessing
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from invoices.documents import DocumentData, Rendered, build_documents, document_data, insert_rows
 from invoices.issuer import IssuerDetails
 from invoices.runs.chunks import describe
-from invoices.runs.completion import MAX_ATTEMPTS
+from invoices.runs.completion import MAX_ATTEMPTS, finalize_if_done
 from invoices.runs.models import DocumentJob
 
 BATCH_PER_PROCESS = 8
@@ -78,60 +78,79 @@ class DocumentsResult:
 
 
 def render_documents(
-    session: Session, *, issuer: IssuerDetails, now: datetime, processes: int
+    factory: Callable[[], Session], *, issuer: IssuerDetails, now: datetime, processes: int
 ) -> DocumentsResult | None:
-    """Claim and render one batch of document jobs in the caller's transaction; None when no
-    job is waiting."""
-    jobs = list(
-        session.scalars(
-            select(DocumentJob)
-            .where(col(DocumentJob.attempts) < MAX_ATTEMPTS)
-            .order_by(col(DocumentJob.id))
-            .limit(max(1, processes) * BATCH_PER_PROCESS)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    if not jobs:
-        return None
-    loaded: list[tuple[DocumentJob, DocumentData]] = []
-    failed = 0
-    for job in jobs:
-        try:
-            loaded.append((job, document_data(session, job.invoice_id, issuer=issuer)))
-        except Exception as exc:
-            job.attempts, job.error = job.attempts + 1, describe(exc)
-            failed += 1
-    rows: list[dict[str, Any]] = []
-    done: list[int] = []
-    for (job, _), result in zip(
-        loaded, _render_all([d for _, d in loaded], processes), strict=True
-    ):
-        if isinstance(result, str):
-            job.attempts, job.error = job.attempts + 1, result
-            failed += 1
-            continue
-        done.append(job.invoice_id)
-        rows += [
-            {
-                "invoice_id": job.invoice_id,
-                "credit_note_id": None,
-                "format": format,
-                "content": rendered.content,
-                "sha256": hashlib.sha256(rendered.content).hexdigest(),
-                "template_version": rendered.template_version,
-                "created_at": now,
-            }
-            for format, rendered in result.items()
+    """Claim and render one batch of document jobs, store the documents, delete the jobs and
+    complete the runs that were waiting for them; None when no job is waiting.
+
+    PostgreSQL: one transaction, the batch claimed with `SKIP LOCKED` while it renders (the
+    locks are on the jobs only, nobody else waits for them). SQLite runs one writer at a time:
+    the data is read in one short transaction, rendered outside any, and stored in a second
+    one, so the API is never held up by rendering (a second process rendering the same batch
+    meanwhile would store nothing twice)."""
+    session = factory()
+    try:
+        jobs = [
+            (int(job.id or 0), job.invoice_id, job.billing_run_id)
+            for job in session.scalars(
+                select(DocumentJob)
+                .where(col(DocumentJob.attempts) < MAX_ATTEMPTS)
+                .order_by(col(DocumentJob.id))
+                .limit(max(1, processes) * BATCH_PER_PROCESS)
+                .with_for_update(skip_locked=True)
+            )
         ]
-    insert_rows(session, rows)
-    if done:
-        session.execute(sa.delete(DocumentJob).where(col(DocumentJob.invoice_id).in_(done)))
-    session.flush()
-    return DocumentsResult(
-        run_ids=frozenset(j.billing_run_id for j in jobs if j.billing_run_id is not None),
-        rendered=len(done),
-        failed=failed,
-    )
+        if not jobs:
+            session.rollback()
+            return None
+        failures: dict[int, str] = {}
+        loaded: list[tuple[int, DocumentData]] = []
+        for job_id, invoice_id, _ in jobs:
+            try:
+                loaded.append((job_id, document_data(session, invoice_id, issuer=issuer)))
+            except Exception as exc:
+                failures[job_id] = describe(exc)
+        if session.get_bind().dialect.name == "sqlite":
+            session.commit()
+        results = _render_all([data for _, data in loaded], processes)
+        rows: list[dict[str, Any]] = []
+        done: list[int] = []
+        for (job_id, data), result in zip(loaded, results, strict=True):
+            if isinstance(result, str):
+                failures[job_id] = result
+                continue
+            done.append(job_id)
+            rows += [
+                {
+                    "invoice_id": data.owner_id,
+                    "credit_note_id": None,
+                    "format": format,
+                    "content": rendered.content,
+                    "sha256": hashlib.sha256(rendered.content).hexdigest(),
+                    "template_version": rendered.template_version,
+                    "created_at": now,
+                }
+                for format, rendered in result.items()
+            ]
+        insert_rows(session, rows)
+        if done:
+            session.execute(sa.delete(DocumentJob).where(col(DocumentJob.id).in_(done)))
+        for job_id, error in failures.items():
+            session.execute(
+                sa.update(DocumentJob)
+                .where(col(DocumentJob.id) == job_id)
+                .values(attempts=DocumentJob.attempts + 1, error=error)
+            )
+        run_ids = sorted({run for _, _, run in jobs if run is not None})
+        for run_id in run_ids:
+            finalize_if_done(session, run_id, now=now)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    return DocumentsResult(run_ids=frozenset(run_ids), rendered=len(done), failed=len(failures))
 
 
 def documents_ready(session: Session, invoice_id: int) -> bool:

@@ -32,15 +32,11 @@ def tick(biller: Biller, *, run_id: int | None = None) -> bool:
             run_id=run_id,
             size=biller.chunk_size,
         )
-        if result is None:
-            documents = render_documents(
-                session, issuer=biller.issuer, now=now, processes=biller.document_processes
-            )
-            if documents is None:
-                return False
-            touched = documents.run_ids
-        else:
-            touched = result.run_ids
-        for run in sorted(touched):
-            finalize_if_done(session, run, now=now)
-    return True
+        if result is not None:
+            for run in sorted(result.run_ids):
+                finalize_if_done(session, run, now=now)
+            return True
+    rendered = render_documents(
+        biller.factory, issuer=biller.issuer, now=now, processes=biller.document_processes
+    )
+    return rendered is not None
