@@ -1,8 +1,8 @@
 """Billing one contract period into an issued invoice, and voiding an invoice.
 
-The caller holds the contract lock and owns the transaction: closing the period, numbering the
-invoice, queueing its documents (rendered after the commit) and its payment all commit together
-or not at all.
+The caller holds the contract lock and owns the transaction: closing the period, drafting the
+invoice from `invoices.computation`, numbering it, queueing its documents (rendered after the
+commit) and its payment all commit together or not at all.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlmodel import col, select
 
 from invoices import documents
 from invoices import lines as invoice_lines
+from invoices.computation import REVERSE_CHARGE_NOTE, compute_period, settle_pending
 from invoices.issuer import IssuerDetails
 from invoices.models import (
-    Adjustment,
     CreditCarryover,
     CreditNote,
     CreditNoteLine,
@@ -28,16 +28,12 @@ from invoices.models import (
 from invoices.numbering import next_number, reserve_numbers
 from invoices.payments.models import PaymentOutbox
 from invoices.runs.models import DocumentJob
-from invoices.sla_credits import SlaForPeriod, sla_for_period
-from invoices.statement_data import pending_late_minutes
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.errors import Conflict, NotFound
-from ledger.hours import book
 from ledger.hours.closing import close_period, period_has_ended
-from ledger.hours.models import WorkEntry
 from ledger.periods import Period
 
 
@@ -71,60 +67,6 @@ def existing_invoice(session: Session, contract_id: int, period: Period) -> Invo
             col(Invoice.contract_id) == contract_id, col(Invoice.period_start) == period.start
         )
     )
-
-
-def _compute(
-    session: Session,
-    *,
-    contract: Contract,
-    plan: Plan,
-    customer: Customer,
-    period: Period,
-    now: datetime,
-) -> tuple[
-    invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
-]:
-    assert contract.id is not None
-    overage = book.period_overage(session, contract.id, period.start)
-    late = pending_late_minutes(session, contract.id)
-    adjustments = list(
-        session.scalars(
-            select(Adjustment)
-            .where(col(Adjustment.contract_id) == contract.id, col(Adjustment.invoice_id).is_(None))
-            .order_by(col(Adjustment.id))
-        )
-    )
-    carried = list(
-        session.scalars(
-            select(CreditCarryover)
-            .where(
-                col(CreditCarryover.contract_id) == contract.id,
-                col(CreditCarryover.applied_invoice_id).is_(None),
-            )
-            .order_by(col(CreditCarryover.id))
-        )
-    )
-    sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=now)
-    lines = [
-        *invoice_lines.fee_lines(contract, plan, period),
-        *invoice_lines.usage_lines(
-            plan,
-            period,
-            overage_minutes=overage.overage_minutes,
-            on_demand_minutes=overage.on_demand_minutes,
-        ),
-        *invoice_lines.late_work_lines(plan, late),
-        *sla.credit_lines,
-        *invoice_lines.adjustment_lines([(a.description, a.amount_minor) for a in adjustments]),
-    ]
-    totals = invoice_lines.finish(
-        lines,
-        currency=contract.currency,
-        carried_credit_minor=sum(c.amount_minor for c in carried),
-        tax_rate_percent=customer.tax_rate_percent,
-        reverse_charge=customer.reverse_charge,
-    )
-    return totals, late, adjustments, carried, sla
 
 
 def preview_period(
@@ -232,7 +174,7 @@ def draft_period(
     assert contract.id is not None
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
-    totals, late, adjustments, carried, _sla = _compute(
+    totals, late, adjustments, carried, _sla = compute_period(
         session, contract=contract, plan=plan, customer=customer, period=period, now=now
     )
     invoice = Invoice(
@@ -269,7 +211,7 @@ def draft_period(
                 for position, line in enumerate(totals.lines, start=1)
             ],
         )
-    _settle_pending(
+    settle_pending(
         session,
         contract,
         invoice,
@@ -325,46 +267,6 @@ def issue_drafts(
     )
     if outbox:
         session.execute(sa.insert(PaymentOutbox), outbox)
-
-
-REVERSE_CHARGE_NOTE = (
-    "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Directive 2006/112/EC)."
-)
-
-
-def _settle_pending(
-    session: Session,
-    contract: Contract,
-    invoice: Invoice,
-    *,
-    late: dict[str, int],
-    adjustments: list[Adjustment],
-    carried: list[CreditCarryover],
-    carry_forward: int,
-) -> None:
-    """Mark what this invoice billed, so the next invoice never bills it again."""
-    if late:
-        session.execute(
-            sa.update(WorkEntry)
-            .where(
-                col(WorkEntry.contract_id) == contract.id,
-                col(WorkEntry.late).is_(True),
-                col(WorkEntry.invoice_id).is_(None),
-            )
-            .values(invoice_id=invoice.id)
-        )
-    for adjustment in adjustments:
-        adjustment.invoice_id = invoice.id
-    for carryover in carried:
-        carryover.applied_invoice_id = invoice.id
-    if carry_forward:
-        assert contract.id is not None and invoice.id is not None
-        session.add(
-            CreditCarryover(
-                contract_id=contract.id, amount_minor=carry_forward, source_invoice_id=invoice.id
-            )
-        )
-    session.flush()
 
 
 def _issue(
