@@ -132,5 +132,5 @@ def run_worker(*, exit_when_idle: bool) -> None:
     engine = make_engine(settings.database_url)
     biller = make_biller(settings, session_factory(engine))
     processed = flows.work_any(biller, idle_exit=exit_when_idle)
-    console.print(f"worker {biller.worker}: {processed} jobs")
+    console.print(f"worker {biller.worker}: {processed} chunks and document batches")
     engine.dispose()
