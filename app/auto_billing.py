@@ -11,17 +11,10 @@ takes the same hook.)
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import date
-from typing import Any
 
-from fastapi import FastAPI
-
-from app.billing import make_biller
-from app.settings import Settings
 from invoices.runs import auto, flows
 
 log = logging.getLogger("hourglass.billing")
@@ -61,54 +54,3 @@ def make_tick(
             log.exception("auto billing: tick failed")
 
     return tick
-
-
-class BackgroundBilling:
-    """A daemon thread working billing jobs (and auto billing ticks) inside an API process."""
-
-    def __init__(self, settings: Settings, factory: Any, *, poll_seconds: float = 1.0) -> None:
-        self.biller = make_biller(settings, factory)
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hourglass-billing", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                flows.work_any(
-                    self.biller,
-                    idle_exit=False,
-                    poll_seconds=self.poll_seconds,
-                    tick=make_tick(),
-                    stop=self._stop.is_set,
-                )
-            except Exception:
-                log.exception("background billing worker failed; restarting it")
-                self._stop.wait(self.poll_seconds)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-
-def install_background_billing(app: FastAPI) -> None:
-    """Run `BackgroundBilling` for the app's lifespan when auto billing is on."""
-    settings: Settings = app.state.settings
-    if not settings.auto_billing:
-        return
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any) -> AsyncIterator[Any]:
-        worker = BackgroundBilling(settings, application.state.session_factory)
-        worker.start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            worker.stop()
-
-    app.router.lifespan_context = lifespan

@@ -30,4 +30,9 @@ def issuer_details(settings: Settings) -> IssuerDetails:
 
 
 def make_biller(settings: Settings, factory: sessionmaker[Session]) -> Biller:
-    return Biller(factory=factory, issuer=issuer_details(settings))
+    return Biller(
+        factory=factory,
+        issuer=issuer_details(settings),
+        chunk_size=settings.billing_chunk_size,
+        document_processes=settings.document_processes,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
@@ -22,7 +23,7 @@ from ledger.periods import parse_month
 console = Console()
 
 
-def run_billing(period: str, *, dry_run: bool) -> int:
+def run_billing(period: str, *, dry_run: bool, as_json: bool = False) -> int:
     try:
         month = parse_month(period)
     except ValueError as exc:
@@ -34,12 +35,17 @@ def run_billing(period: str, *, dry_run: bool) -> int:
     try:
         biller = make_biller(settings, factory)
         if dry_run:
-            return _preview(biller, month, period)
+            return _preview(biller, month, period, as_json=as_json)
         try:
             run_id = flows.start_run(factory, month, now=utcnow())
         except DomainError as exc:
             print_error(exc.detail)
             return 2
+        if as_json:
+            result = flows.work_run(biller, run_id)
+            collect_after_run(gateway_from_settings(settings), factory)
+            print(json.dumps(result, default=str))
+            return 1 if result["failures"] else 0
         with Progress(
             TextColumn(f"billing {period}"),
             BarColumn(),
@@ -66,7 +72,7 @@ def run_billing(period: str, *, dry_run: bool) -> int:
         collected = collect_after_run(gateway_from_settings(settings), factory)
         if collected is not None:
             print_collection(console, collected)
-        return 0
+        return 1 if result["failures"] else 0
     finally:
         engine.dispose()
 
@@ -89,9 +95,19 @@ def _print_summary(result: dict[str, Any]) -> None:
         console.print(f"[red]contract {failure['contract_id']}[/red]: {failure['error']}")
 
 
-def _preview(biller: flows.Biller, month: Any, period: str) -> int:
+def _preview(biller: flows.Biller, month: Any, period: str, *, as_json: bool) -> int:
     result = flows.preview_run(biller, month, now=utcnow())
     previews = result.previews
+    if as_json:
+        summary = {
+            "period": period,
+            "status": "preview",
+            "invoices": len(previews),
+            "previews": [preview_to_read(p).model_dump(mode="json") for p in previews],
+            "failures": result.failures,
+        }
+        print(json.dumps(summary))
+        return 1 if result.failures else 0
     table = Table(title=f"Dry run {period}: nothing was written")
     for column in ("contract", "period", "lines", "subtotal", "tax", "total"):
         table.add_column(column)
@@ -109,7 +125,7 @@ def _preview(biller: flows.Biller, month: Any, period: str) -> int:
     console.print(f"{len(previews)} invoices would be issued")
     for failure in result.failures:
         console.print(f"[red]contract {failure['contract_id']}[/red]: {failure['error']}")
-    return 0
+    return 1 if result.failures else 0
 
 
 def run_worker(*, exit_when_idle: bool) -> None:
@@ -122,5 +138,5 @@ def run_worker(*, exit_when_idle: bool) -> None:
 
         tick = make_tick()
     processed = flows.work_any(biller, idle_exit=exit_when_idle, tick=tick)
-    console.print(f"worker {biller.worker}: {processed} jobs")
+    console.print(f"worker {biller.worker}: {processed} chunks and document batches")
     engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -103,6 +104,9 @@ def serve(
     from app.serving import serve_api
 
     db_upgrade()
+    # Every server process works on billing runs in a background thread (SPEC "Month-end
+    # billing job"); the variable reaches uvicorn's worker processes too.
+    os.environ.setdefault("HOURGLASS_BACKGROUND_WORKER", "true")
     settings = load_settings()
     engine = make_engine(settings.database_url)
     start_notifications_thread(settings, session_factory(engine))
@@ -189,12 +193,15 @@ def demo() -> None:
 def billing_run(
     period: str = typer.Option(..., help="the month to close, YYYY-MM"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the invoices, write nothing"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
 ) -> None:
-    """Close a period for every active contract and issue its invoices (resumable)."""
+    """Close a period for every active contract and issue its invoices (resumable).
+
+    Exits 0 when every contract was billed, 1 when some failed, 2 on a bad request."""
     from app.billing_cli import run_billing
 
     _schema_url()
-    raise typer.Exit(code=run_billing(period, dry_run=dry_run))
+    raise typer.Exit(code=run_billing(period, dry_run=dry_run, as_json=as_json))
 
 
 @billing_cli.command("worker")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from app.background import BackgroundWorker
 from app.db import make_engine, session_factory
 from app.errors import install_error_handlers
 from app.idempotency import claims as idempotency
@@ -37,10 +40,22 @@ Money is a decimal string in the contract's currency; durations are integer minu
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = app.state.billing_worker
+        if settings.background_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
     app = FastAPI(
         title="Hourglass",
         version="1.0.0",
         description=API_DESCRIPTION,
+        lifespan=lifespan,
         docs_url=None,  # served offline by install_openapi
         redoc_url=None,
         # First of every route's dependencies: Idempotency-Key on every write (SPEC rule 8).
@@ -55,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    app.state.billing_worker = BackgroundWorker(settings, lambda: app.state.session_factory)
     install_error_handlers(app)
 
     for module in (

@@ -53,6 +53,11 @@ class Settings:
     auto_billing: bool = False
     metrics_public: str = "loopback"  # "true" | "false" | "loopback"
     log_format: str = "text"  # "text" | "json"
+    # Billing runs: contracts per chunk transaction, and whether this process runs a background
+    # worker (`hourglass serve` turns it on; tests and one-off commands leave it off).
+    billing_chunk_size: int = 200
+    background_worker: bool = False
+    document_processes: int = 1  # processes rendering documents; load_settings: one per core
 
 
 def _lines(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -101,6 +106,10 @@ def load_issuer(env: Mapping[str, str]) -> Issuer:
     )
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def load_settings() -> Settings:
     env = os.environ
     issuer = load_issuer(env)
@@ -117,6 +126,10 @@ def load_settings() -> Settings:
         auto_billing=_flag(env.get("HOURGLASS_AUTO_BILLING")),
         metrics_public=_metrics_access(env.get("HOURGLASS_METRICS_PUBLIC")),
         log_format="json" if env.get("HOURGLASS_LOG_FORMAT", "").lower() == "json" else "text",
+        billing_chunk_size=max(1, int(env.get("HOURGLASS_BILLING_CHUNK_SIZE") or 200)),
+        document_processes=max(1, int(env.get("HOURGLASS_DOCUMENT_PROCESSES") or _cores())),
+        background_worker=env.get("HOURGLASS_BACKGROUND_WORKER", "").lower()
+        in ("1", "true", "yes"),
     )
 
 

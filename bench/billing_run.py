@@ -1,34 +1,39 @@
-"""How many contracts per second a month-end billing run gets through.
+"""How fast a month-end billing run is, beside what the same data costs the database.
 
 N contracts (default 10,000), each with a month of work (a few work entries), are billed for
-2026-01: on SQLite in-process (the path `hourglass billing run` takes), and on PostgreSQL with
-1 and 2 `hourglass billing worker --exit-when-idle` processes sharing the run.
+2026-01: on SQLite in-process (the path `hourglass billing run` takes), and on PostgreSQL by
+W `hourglass billing worker --exit-when-idle` processes sharing the run (default 1 and 2).
+
+Each run reports, in the same run on the same data:
+- `floor_s`: a set-based `INSERT … SELECT … GROUP BY` writing one row per contract with its
+  billable minutes and a fee + overage amount, into a scratch table: what the data costs;
+- `issue_s`: start of the run until every contract's job is done (every invoice committed);
+- `documents_s`: from there until the run is `completed` (every invoice has its documents);
+- `wall_s`; `one_invoice_each`, `gapless` (numbers 1..N) checked; `peak_rss_mb`: the largest
+  peak RSS (VmHWM) of a worker process, and of one of its rendering processes.
 
 Loading: a handful of template contracts are created through the services (so their ledger
 rows, allotment totals and overage totals obey the real rules), then cloned in bulk with
-SQLAlchemy core inserts and fresh ids. Every clone is a copy of rows the services wrote, so
-ledger totals stay consistent; the load time is reported apart from the run.
+SQLAlchemy core inserts and fresh ids; the load time is printed apart from the run.
 
-    .venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3]
-        [--workers 1,2] [--sqlite-loop run|worker|both] [--no-sqlite] [--no-postgres]
+    .venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3] [--workers 1,2]
+        [--no-sqlite] [--no-postgres] [--no-documents] [--json]
 
-On SQLite the report splits the wall time between `bill_period`, PDF rendering inside it, the
-job bookkeeping and `run_summary` (which `work_run` recomputes after every job).
-
-Every run is checked: one invoice per contract, numbers 1..N without a gap.
+`--no-documents` leaves rendering out (issuing only: workers run with no document jobs taken).
+`--json` prints, as the last line, `{"runs": [{"engine", "workers", "contracts", "floor_s",
+"issue_s", "documents_s", "wall_s", "one_invoice_each", "gapless", "peak_rss_mb"}, …]}`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,20 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
 
-import invoices.pdf
-from app.billing import make_biller
 from app.db import make_engine, session_factory, unit_of_work
 from app.migrations import upgrade
-from app.settings import Settings
+from bench.support import create_contract, create_customer, create_plan, throwaway_postgres
 from invoices.runs import flows
-from invoices.runs.models import BillingRun
 from ledger.contracts.models import Contract
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage, WorkEntry
 from ledger.hours.schemas import WorkEntryCreate
 from ledger.hours.work import post_work
 from ledger.periods import parse_month
-from tests.factories import create_contract, create_customer, create_plan
-from tests.support.postgres_server import throwaway_postgres
 
 PERIOD = "2026-01"
 HOURGLASS = Path(sys.executable).parent / "hourglass"
@@ -221,149 +221,172 @@ def load(url: str, *, contracts: int, entries: int) -> Loaded:
 # --- running ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def timed(target: Any, name: str, totals: dict[str, float]) -> Iterator[None]:
-    """Adds the time spent in `target.name` to totals[name] while active."""
-    original: Callable[..., Any] = getattr(target, name)
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
-
-    setattr(target, name, wrapper)
+def floor_seconds(url: str) -> float:
+    """The set-based lower bound: one row per contract with its minutes and amount."""
+    engine = make_engine(url, poolclass=sa.NullPool)
     try:
-        yield
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE bench_floor (contract_id BIGINT, minutes BIGINT, amount BIGINT)"
+            )
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO bench_floor (contract_id, minutes, amount) "
+                "SELECT c.id, coalesce(sum(w.billable_minutes), 0), max(p.fee_minor) + CASE "
+                "WHEN coalesce(sum(w.billable_minutes), 0) > max(p.included_minutes) THEN "
+                "(sum(w.billable_minutes) - max(p.included_minutes)) * max(p.overage_rate_minor) "
+                "/ 60 ELSE 0 END "
+                "FROM contracts c JOIN plans p ON p.id = c.plan_id "
+                "LEFT JOIN work_entries w ON w.contract_id = c.id GROUP BY c.id"
+            )
+        seconds = time.perf_counter() - started
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE bench_floor")
+        return seconds
     finally:
-        setattr(target, name, original)
+        engine.dispose()
 
 
-@dataclass
-class Result:
-    label: str
-    contracts: int
-    seconds: float
-    steady_seconds: float
-    details: dict[str, float] = field(default_factory=dict)
-
-    def report(self) -> str:
-        rate = self.contracts / self.seconds
-        steady = self.contracts / self.steady_seconds if self.steady_seconds else float("nan")
-        text = (
-            f"{self.label:<28} {self.contracts:>6} contracts in {self.seconds:8.1f} s wall"
-            f" = {rate:6.1f} contracts/s  (first→last invoice: {steady:6.1f}/s)"
-        )
-        for name, seconds in self.details.items():
-            text += f"\n{'':<30}{name}: {seconds:7.1f} s ({100 * seconds / self.seconds:4.1f} %)"
-        return text
-
-
-def check(url: str, contracts: int) -> float:
-    """Every contract invoiced once, numbers 1..N; returns first→last issue seconds."""
+def check(url: str, contracts: int) -> tuple[bool, bool]:
+    """(one invoice per contract, numbers 1..N without a gap or a duplicate)."""
     engine = make_engine(url, poolclass=sa.NullPool)
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT number, contract_id FROM invoices")).all()
-            spread = conn.execute(
-                sa.select(
-                    sa.func.min(sa.column("issued_at")), sa.func.max(sa.column("issued_at"))
-                ).select_from(sa.table("invoices"))
-            ).one()
+            documents = conn.execute(
+                sa.text("SELECT count(DISTINCT invoice_id) FROM invoice_documents")
+            ).scalar_one()
     finally:
         engine.dispose()
-    assert len(rows) == contracts, (len(rows), contracts)
-    assert len({contract for _, contract in rows}) == contracts
+    one_each = len(rows) == contracts and len({contract for _, contract in rows}) == contracts
     values = sorted(int(number.rsplit("-", 1)[1]) for number, _ in rows)
-    assert values == list(range(1, contracts + 1)), "numbering has a gap or a duplicate"
-    first, last = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in spread)
-    return (last - first).total_seconds()
+    print(f"  checked: {len(rows)} invoices, {documents} with documents", file=sys.stderr)
+    return one_each, values == list(range(1, contracts + 1))
 
 
-def run_in_process(url: str, contracts: int, *, loop: str = "run") -> Result:
-    """What `hourglass billing run` does (loop="run": `work_run`, which reports progress after
-    every job), or `hourglass billing worker` in this process (loop="worker": `work_any`)."""
-    engine = make_engine(url)
-    factory = session_factory(engine)
-    totals: dict[str, float] = {}
+def _peak_rss_mb(pids: list[int]) -> float:
+    """The largest VmHWM (peak resident set) among the processes and their children."""
+    peak = 0
+    for pid in pids:
+        for target in [pid, *_children(pid)]:
+            try:
+                for line in Path(f"/proc/{target}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except OSError:
+                continue
+    return peak / 1024
+
+
+def _children(pid: int) -> list[int]:
     try:
-        started = time.perf_counter()
-        with (
-            timed(invoices.pdf, "render_pdf", totals),
-            timed(flows, "bill_period", totals),
-            timed(flows, "claim_job", totals),
-            timed(flows, "_finish_job", totals),
-            timed(flows, "finalize_if_done", totals),
-            timed(flows, "run_summary", totals),
-        ):
-            run_id = flows.start_run(factory, parse_month(PERIOD), now=datetime.now(UTC))
-            biller = make_biller(Settings(database_url=url), factory)
-            if loop == "run":
-                flows.work_run(biller, run_id)
-            else:
-                flows.work_any(biller, idle_exit=True)
-        seconds = time.perf_counter() - started
-        with factory() as session:
-            status = session.scalar(sa.select(BillingRun.status).where(BillingRun.id == run_id))  # type: ignore[arg-type]
-    finally:
-        engine.dispose()
-    assert status == "completed", status
-    parts = {
-        "bill_period (close, lines, number, PDF; no commit)": totals["bill_period"],
-        "claim_job": totals["claim_job"],
-        "_finish_job + finalize_if_done": totals["_finish_job"] + totals["finalize_if_done"],
-        "progress summaries (run_summary after every job)": totals.get("run_summary", 0.0),
-    }
-    other = seconds - sum(parts.values())
-    return Result(
-        f"sqlite, in-process {'run' if loop == 'run' else 'worker loop'}",
-        contracts,
-        seconds,
-        check(url, contracts),
-        {
-            **parts,
-            "  PDF rendering (render_pdf, inside bill_period)": totals["render_pdf"],
-            "the rest (contract lock, period lookup, commits)": other,
-        },
-    )
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
-def run_workers(url: str, contracts: int, workers: int) -> Result:
-    engine = make_engine(url)
+def _jobs(conn: sa.Connection, run_id: int) -> tuple[int, str]:
+    pending = conn.execute(
+        sa.text("SELECT count(*) FROM billing_jobs WHERE run_id = :id AND status = 'pending'"),
+        {"id": run_id},
+    ).scalar_one()
+    status = conn.execute(
+        sa.text("SELECT status FROM billing_runs WHERE id = :id"), {"id": run_id}
+    ).scalar_one()
+    return int(pending), str(status)
+
+
+@dataclass
+class Run:
+    engine: str
+    workers: int
+    contracts: int
+    floor_s: float
+    issue_s: float
+    documents_s: float
+    wall_s: float
+    one_invoice_each: bool
+    gapless: bool
+    peak_rss_mb: float
+
+    def report(self) -> str:
+        n = self.contracts
+        return (
+            f"{self.engine} × {self.workers}: {n} contracts; issuing {self.issue_s:.1f} s = "
+            f"{n / self.issue_s:.0f}/s, {self.issue_s / self.floor_s:.0f}× the floor "
+            f"({self.floor_s:.2f} s); documents {self.documents_s:.1f} s; wall "
+            f"{self.wall_s:.1f} s = {n / self.wall_s:.0f}/s; one invoice each "
+            f"{self.one_invoice_each}, gapless {self.gapless}, peak RSS {self.peak_rss_mb:.0f} MB"
+        )
+
+
+def run_workers(
+    url: str, contracts: int, workers: int, *, engine_name: str, documents: bool, chunk: int
+) -> Run:
+    """W worker processes on a run started here (W = 0: this process, `work_run`)."""
+    floor = floor_seconds(url)
+    engine = make_engine(url, poolclass=sa.NullPool)
     factory = session_factory(engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOURGLASS_")}
     env["HOURGLASS_DATABASE_URL"] = url
+    env["HOURGLASS_BILLING_CHUNK_SIZE"] = str(chunk)
+    processes: list[subprocess.Popen[str]] = []
+    peak = 0.0
     try:
         started = time.perf_counter()
         run_id = flows.start_run(factory, parse_month(PERIOD), now=datetime.now(UTC))
-        processes = [
-            subprocess.Popen(
-                [str(HOURGLASS), "billing", "worker", "--exit-when-idle"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
+        for _ in range(workers):
+            processes.append(
+                subprocess.Popen(
+                    [str(HOURGLASS), "billing", "worker", "--exit-when-idle"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
             )
-            for _ in range(workers)
-        ]
-        for process in processes:
-            _, err = process.communicate()
-            assert process.returncode == 0, err
+        issued_at = None
         while True:
-            with factory() as session:
-                status = session.execute(
-                    sa.text("SELECT status FROM billing_runs WHERE id = :id"), {"id": run_id}
-                ).scalar_one()
-            if status != "running":
+            with engine.connect() as conn:
+                pending, status = _jobs(conn, run_id)
+            now = time.perf_counter()
+            if pending == 0 and issued_at is None:
+                issued_at = now
+            peak = max(peak, _peak_rss_mb([p.pid for p in processes]))
+            if status != "running" or (not documents and issued_at is not None):
                 break
-            time.sleep(0.1)
-        seconds = time.perf_counter() - started
+            if processes and all(p.poll() is not None for p in processes) and status == "running":
+                # Workers exit when idle; the last one completes the run before exiting.
+                with engine.connect() as conn:
+                    pending, status = _jobs(conn, run_id)
+                if status == "running":
+                    errors = [p.stderr.read() if p.stderr else "" for p in processes]
+                    raise RuntimeError(f"workers exited, run still running: {errors}")
+                break
+            time.sleep(0.05)
+        finished = time.perf_counter()
+        for process in processes:
+            if not documents:
+                process.terminate()
+            _, err = process.communicate()
+            assert process.returncode in (0, -15), err
     finally:
         engine.dispose()
-    assert status == "completed", status
-    label = f"postgresql, {workers} worker{'s' if workers > 1 else ''}"
-    return Result(label, contracts, seconds, check(url, contracts))
+    assert issued_at is not None
+    one_each, gapless = check(url, contracts)
+    return Run(
+        engine=engine_name,
+        workers=workers,
+        contracts=contracts,
+        floor_s=round(floor, 3),
+        issue_s=round(issued_at - started, 2),
+        documents_s=round(finished - issued_at, 2) if documents else 0.0,
+        wall_s=round(finished - started, 2),
+        one_invoice_each=one_each,
+        gapless=gapless,
+        peak_rss_mb=round(peak, 1),
+    )
 
 
 def main() -> None:
@@ -371,26 +394,33 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=10_000)
     parser.add_argument("--entries", type=int, default=3, help="work entries per contract")
     parser.add_argument("--workers", default="1,2", help="PostgreSQL worker counts, e.g. 1,2")
+    parser.add_argument("--chunk", type=int, default=200, help="contracts per chunk")
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument(
-        "--sqlite-loop",
-        choices=["run", "worker", "both"],
-        default="run",
-        help="run: `hourglass billing run` (work_run); worker: the worker loop (work_any)",
-    )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-documents", action="store_true", help="issuing only")
+    parser.add_argument("--json", action="store_true", help="a JSON summary on the last line")
     args = parser.parse_args()
+    documents = not args.no_documents
     worker_counts = [int(w) for w in args.workers.split(",") if w]
     print(f"billing run {PERIOD}: {args.contracts} contracts, {args.entries} work entries each")
+    runs: list[Run] = []
 
     if not args.no_sqlite:
-        loops = ["run", "worker"] if args.sqlite_loop == "both" else [args.sqlite_loop]
-        for loop in loops:
-            with tempfile.TemporaryDirectory(prefix="hourglass-bench-") as scratch:
-                url = f"sqlite:///{scratch}/bench.db"
-                loaded = load(url, contracts=args.contracts, entries=args.entries)
-                print(_loaded("sqlite", loaded))
-                print(run_in_process(url, loaded.contracts, loop=loop).report(), flush=True)
+        with tempfile.TemporaryDirectory(prefix="hourglass-bench-") as scratch:
+            url = f"sqlite:///{scratch}/bench.db"
+            loaded = load(url, contracts=args.contracts, entries=args.entries)
+            print(_loaded("sqlite", loaded))
+            runs.append(
+                run_workers(
+                    url,
+                    loaded.contracts,
+                    1,
+                    engine_name="sqlite",
+                    documents=documents,
+                    chunk=args.chunk,
+                )
+            )
+            print(runs[-1].report(), flush=True)
 
     if not args.no_postgres:
         with throwaway_postgres() as admin_url:
@@ -406,8 +436,21 @@ def main() -> None:
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "bench_source"')
                 url = base.set(database=name).render_as_string(hide_password=False)
-                print(run_workers(url, loaded.contracts, workers).report(), flush=True)
+                runs.append(
+                    run_workers(
+                        url,
+                        loaded.contracts,
+                        workers,
+                        engine_name="postgresql",
+                        documents=documents,
+                        chunk=args.chunk,
+                    )
+                )
+                print(runs[-1].report(), flush=True)
             admin.dispose()
+    print(f"load average: {os.getloadavg()}")
+    if args.json:
+        print(json.dumps({"runs": [asdict(run) for run in runs]}))
 
 
 def _loaded(engine: str, loaded: Loaded) -> str:

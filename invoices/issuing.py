@@ -1,8 +1,8 @@
 """Billing one contract period into an issued invoice, and voiding an invoice.
 
-The caller holds the contract lock and owns the transaction: closing the period, numbering the
-invoice, storing its documents (`invoices.documents`) and queueing its payment all commit
-together or not at all.
+The caller holds the contract lock and owns the transaction: closing the period, drafting the
+invoice from `invoices.computation`, numbering it, queueing its documents (rendered after the
+commit) and its payment all commit together or not at all.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlmodel import col, select
 
 from invoices import documents
 from invoices import lines as invoice_lines
+from invoices.computation import REVERSE_CHARGE_NOTE, compute_period, settle_pending
 from invoices.issuer import IssuerDetails
 from invoices.models import (
-    Adjustment,
     CreditCarryover,
     CreditNote,
     CreditNoteLine,
@@ -26,18 +26,15 @@ from invoices.models import (
     InvoiceLine,
 )
 from invoices.notifications import events as notify
-from invoices.numbering import next_number
+from invoices.numbering import next_number, reserve_numbers
 from invoices.payments.models import PaymentOutbox
-from invoices.sla_credits import SlaForPeriod, sla_for_period
-from invoices.statement_data import pending_late_minutes
+from invoices.runs.models import DocumentJob
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.errors import Conflict, NotFound
-from ledger.hours import book
 from ledger.hours.closing import close_period, period_has_ended
-from ledger.hours.models import WorkEntry
 from ledger.periods import Period
 
 
@@ -71,60 +68,6 @@ def existing_invoice(session: Session, contract_id: int, period: Period) -> Invo
             col(Invoice.contract_id) == contract_id, col(Invoice.period_start) == period.start
         )
     )
-
-
-def _compute(
-    session: Session,
-    *,
-    contract: Contract,
-    plan: Plan,
-    customer: Customer,
-    period: Period,
-    now: datetime,
-) -> tuple[
-    invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
-]:
-    assert contract.id is not None
-    overage = book.period_overage(session, contract.id, period.start)
-    late = pending_late_minutes(session, contract.id)
-    adjustments = list(
-        session.scalars(
-            select(Adjustment)
-            .where(col(Adjustment.contract_id) == contract.id, col(Adjustment.invoice_id).is_(None))
-            .order_by(col(Adjustment.id))
-        )
-    )
-    carried = list(
-        session.scalars(
-            select(CreditCarryover)
-            .where(
-                col(CreditCarryover.contract_id) == contract.id,
-                col(CreditCarryover.applied_invoice_id).is_(None),
-            )
-            .order_by(col(CreditCarryover.id))
-        )
-    )
-    sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=now)
-    lines = [
-        *invoice_lines.fee_lines(contract, plan, period),
-        *invoice_lines.usage_lines(
-            plan,
-            period,
-            overage_minutes=overage.overage_minutes,
-            on_demand_minutes=overage.on_demand_minutes,
-        ),
-        *invoice_lines.late_work_lines(plan, late),
-        *sla.credit_lines,
-        *invoice_lines.adjustment_lines([(a.description, a.amount_minor) for a in adjustments]),
-    ]
-    totals = invoice_lines.finish(
-        lines,
-        currency=contract.currency,
-        carried_credit_minor=sum(c.amount_minor for c in carried),
-        tax_rate_percent=customer.tax_rate_percent,
-        reverse_charge=customer.reverse_charge,
-    )
-    return totals, late, adjustments, carried, sla
 
 
 def preview_period(
@@ -171,6 +114,14 @@ def preview_period(
     )
 
 
+@dataclass
+class Draft:
+    """A drafted invoice and what issuing it needs: numbered and issued with its chunk."""
+
+    invoice: Invoice
+    customer: Customer
+
+
 def bill_period(
     session: Session,
     *,
@@ -191,9 +142,40 @@ def bill_period(
     found = existing_invoice(session, contract.id, period)
     if found is not None:
         return found
+    draft = draft_period(
+        session,
+        contract=contract,
+        plan=plan,
+        customer=customer,
+        period=period,
+        now=now,
+        billing_run_id=billing_run_id,
+        preview=preview,
+    )
+    if not preview:
+        issue_drafts(session, [draft], issuer=issuer, now=now)
+    return draft.invoice
+
+
+def draft_period(
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period,
+    now: datetime,
+    billing_run_id: int | None = None,
+    preview: bool = False,
+) -> Draft:
+    """Close the period and write its invoice as a draft, with everything it bills settled.
+
+    The one billing path: a dry run, a single contract and a run's chunk all come here; the
+    draft gets its number when its chunk is issued (`issue_drafts`)."""
+    assert contract.id is not None
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
-    totals, late, adjustments, carried, _sla = _compute(
+    totals, late, adjustments, carried, _sla = compute_period(
         session, contract=contract, plan=plan, customer=customer, period=period, now=now
     )
     invoice = Invoice(
@@ -214,19 +196,23 @@ def bill_period(
     session.add(invoice)
     session.flush()
     assert invoice.id is not None
-    for position, line in enumerate(totals.lines, start=1):
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id,
-                position=position,
-                kind=line.kind,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
-                amount_minor=line.amount_minor,
-            )
+    if totals.lines:
+        session.execute(
+            sa.insert(InvoiceLine),
+            [
+                {
+                    "invoice_id": invoice.id,
+                    "position": position,
+                    "kind": line.kind,
+                    "description": line.description,
+                    "quantity": line.quantity,
+                    "unit_price_minor": line.unit_price_minor,
+                    "amount_minor": line.amount_minor,
+                }
+                for position, line in enumerate(totals.lines, start=1)
+            ],
         )
-    _settle_pending(
+    settle_pending(
         session,
         contract,
         invoice,
@@ -235,76 +221,67 @@ def bill_period(
         carried=carried,
         carry_forward=totals.carry_forward_minor,
     )
-    if preview:
-        session.flush()
-        return invoice
-    _issue(session, invoice, customer=customer, issuer=issuer, now=now)
-    return invoice
+    return Draft(invoice=invoice, customer=customer)
 
 
-REVERSE_CHARGE_NOTE = (
-    "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Directive 2006/112/EC)."
-)
-
-
-def _settle_pending(
-    session: Session,
-    contract: Contract,
-    invoice: Invoice,
-    *,
-    late: dict[str, int],
-    adjustments: list[Adjustment],
-    carried: list[CreditCarryover],
-    carry_forward: int,
+def issue_drafts(
+    session: Session, drafts: list[Draft], *, issuer: IssuerDetails, now: datetime
 ) -> None:
-    """Mark what this invoice billed, so the next invoice never bills it again."""
-    if late:
-        session.execute(
-            sa.update(WorkEntry)
-            .where(
-                col(WorkEntry.contract_id) == contract.id,
-                col(WorkEntry.late).is_(True),
-                col(WorkEntry.invoice_id).is_(None),
+    """Issue drafts in order: their numbers come from one locked update of the sequence, in
+    the caller's transaction, so they are gapless however many workers issue at once. Each
+    invoice gets a document job (its documents are rendered after the commit, by any worker:
+    `invoices.runs.documents`) and, when something is due, a payment outbox row.
+
+    The one place where invoices become issued (events about an issued invoice belong here)."""
+    if not drafts:
+        return
+    numbers = reserve_numbers(
+        session, issuer=issuer.name, kind="invoice", year=now.date().year, count=len(drafts)
+    )
+    outbox = []
+    for draft, number in zip(drafts, numbers, strict=True):
+        _issue(session, draft.invoice, number=number, customer=draft.customer, now=now)
+        if draft.invoice.total_minor > 0:
+            outbox.append(
+                {
+                    "invoice_id": draft.invoice.id,
+                    "idempotency_key": f"hourglass-invoice-{draft.invoice.id}",
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            .values(invoice_id=invoice.id)
-        )
-    for adjustment in adjustments:
-        adjustment.invoice_id = invoice.id
-    for carryover in carried:
-        carryover.applied_invoice_id = invoice.id
-    if carry_forward:
-        assert contract.id is not None and invoice.id is not None
-        session.add(
-            CreditCarryover(
-                contract_id=contract.id, amount_minor=carry_forward, source_invoice_id=invoice.id
-            )
-        )
     session.flush()
+    session.execute(
+        sa.insert(DocumentJob),
+        [
+            {
+                "invoice_id": d.invoice.id,
+                "billing_run_id": d.invoice.billing_run_id,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for d in drafts
+        ],
+    )
+    if outbox:
+        session.execute(sa.insert(PaymentOutbox), outbox)
+    for draft in drafts:
+        notify.invoice_issued(session, draft.invoice, now=now)
 
 
 def _issue(
-    session: Session,
-    invoice: Invoice,
-    *,
-    customer: Customer,
-    issuer: IssuerDetails,
-    now: datetime,
+    session: Session, invoice: Invoice, *, number: str, customer: Customer, now: datetime
 ) -> None:
     assert invoice.id is not None
     issue_date = now.date()
-    invoice.number = next_number(session, issuer=issuer.name, kind="invoice", year=issue_date.year)
+    invoice.number = number
     invoice.issue_date = issue_date
     invoice.due_date = issue_date + timedelta(days=customer.payment_terms_days)
     invoice.status = "issued"
     invoice.issued_at = now
-    if invoice.total_minor > 0:
-        session.add(
-            PaymentOutbox(invoice_id=invoice.id, idempotency_key=f"hourglass-invoice-{invoice.id}")
-        )
-    session.flush()
-    # Until document jobs render after the commit, the documents come with the invoice.
-    documents.render_invoice_documents(session, invoice.id, issuer=issuer)
-    notify.invoice_issued(session, invoice, now=now)
 
 
 def _restore_credit(session: Session, voided: Invoice) -> None:

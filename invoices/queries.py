@@ -37,8 +37,11 @@ def list_invoices(
     period: str | None = None,
     status: str | None = None,
     contract_id: int | None = None,
+    billing_run_id: int | None = None,
 ) -> Sequence[Invoice]:
     query = select(Invoice).where(col(Invoice.status) != "draft")
+    if billing_run_id is not None:
+        query = query.where(col(Invoice.billing_run_id) == billing_run_id)
     if customer_id is not None:
         query = query.where(col(Invoice.customer_id) == customer_id)
     if contract_id is not None:
@@ -163,6 +166,8 @@ def billing_run_to_read(run: BillingRun, summary: dict[str, Any]) -> BillingRunR
         dry_run=False,
         status=run.status,
         contracts=int(summary.get("contracts", 0)),
+        done=int(summary.get("done", 0)),
+        failed=int(summary.get("failed", len(summary.get("failures", [])))),
         invoices=int(summary.get("invoices", 0)),
         totals=summary.get("totals", {}),
         failures=summary.get("failures", []),

@@ -107,8 +107,10 @@ class BillingRunRead(BaseModel):
     id: int | None
     period: str
     dry_run: bool
-    status: str
+    status: str  # running | completed | completed_with_failures | preview (a dry run)
     contracts: int
+    done: int = 0
+    failed: int = 0
     invoices: int
     totals: dict[str, str]
     failures: list[dict[str, Any]]

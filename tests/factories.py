@@ -85,3 +85,17 @@ def create_contract(
 def bearer(session: Session, role: Role, customer_id: int | None = None) -> dict[str, str]:
     _, token = create_token(session, role=role, customer_id=customer_id, name="test")
     return {"Authorization": f"Bearer {token}"}
+
+
+def billing_run(client: Any, headers: dict[str, str], period: str, **body: Any) -> dict[str, Any]:
+    """`POST /v1/billing-runs` (202), the server's background worker drained in this thread
+    (the tests' app runs no thread of its own), then the finished run as `GET` shows it."""
+    response = client.post("/v1/billing-runs", json={"period": period, **body}, headers=headers)
+    assert response.status_code == 202, response.text
+    started: dict[str, Any] = response.json()
+    assert started["status"] in ("running", "completed", "completed_with_failures"), started
+    client.app.state.billing_worker.drain()
+    shown = client.get(f"/v1/billing-runs/{started['id']}", headers=headers)
+    assert shown.status_code == 200, shown.text
+    run: dict[str, Any] = shown.json()
+    return run

@@ -1,7 +1,7 @@
 """auto billing: auto_billing_runs, one row per month started unattended (exactly once)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 21:30:00
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import ledger.base
 
 revision: str = '0010'
-down_revision: str | None = '0007'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -37,6 +37,7 @@ def list_invoices(
     contract_id: int | None = Query(None),
     period: str | None = Query(None, description="YYYY-MM"),
     status: Literal["issued", "paid", "void"] | None = Query(None),
+    billing_run_id: int | None = Query(None, description="what one billing run issued"),
 ) -> Page[InvoiceRead]:
     if period is not None:
         try:
@@ -56,6 +57,7 @@ def list_invoices(
         period=period,
         status=status,
         contract_id=contract_id,
+        billing_run_id=billing_run_id,
     )
     return make_page(rows, page, lambda i: queries.invoice_to_read(session, i), lambda i: i.id or 0)
 

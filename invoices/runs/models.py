@@ -52,3 +52,18 @@ class BillingJob(SQLModel, table=True):
     worker: str | None = Field(default=None, max_length=100)
     locked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class DocumentJob(SQLModel, table=True):
+    """An issued invoice whose documents are still to render: written in the issuing
+    transaction, claimed with `FOR UPDATE SKIP LOCKED` by any worker, deleted in the transaction
+    that stores the documents. A run is complete once none of its invoices has one."""
+
+    __tablename__ = "document_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoices.id", unique=True)
+    billing_run_id: int | None = Field(default=None, index=True)
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -40,7 +41,7 @@ def test_dry_run_prints_the_preview_then_a_real_run_prints_the_summary(
         )
         session.commit()
     real = hourglass(url, "billing", "run", "--period", "2026-01")
-    assert real.returncode == 0, real.stderr
+    assert real.returncode == 1, real.stderr  # not every contract was billed
     out = real.stdout
     assert "Billing run 1: completed_with_failures" in out
     for header in ("contracts", "invoices", "totals", "failures"):
@@ -81,3 +82,19 @@ def test_bad_or_unfinished_period_exits_with_code_2(tmp_path: Path) -> None:
     assert not_ended.returncode == 2, (not_ended.stdout, not_ended.stderr)
     assert "error: period 2099-01 has not ended yet" in not_ended.stderr
     assert "Traceback" not in bad.stderr + not_ended.stderr
+
+
+def test_json_summary_and_exit_code_zero_when_every_contract_is_billed(
+    fresh_database: str,
+) -> None:
+    url = fresh_database
+    data = load_dataset(url, contracts=4, entries_per_contract=1)
+    run = hourglass(url, "billing", "run", "--period", "2026-01", "--json")
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (summary["status"], summary["contracts"], summary["done"]) == ("completed", 4, 4)
+    assert (summary["invoices"], summary["failed"], summary["failures"]) == (4, 0, [])
+    assert set(summary["totals"]) == set(data.currencies.values())
+    again = hourglass(url, "billing", "run", "--period", "2026-01", "--dry-run", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.strip().splitlines()[-1])["invoices"] == 0

@@ -4,6 +4,7 @@ contract's failure, quarterly plans, the run's summary, who may run it and who s
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-import invoices.runs.flows
+import invoices.runs.chunks
+from invoices.issuing import Draft
 from invoices.models import CreditCarryover, Invoice, InvoiceLine, NumberSequence
 from invoices.runs.models import BillingJob, BillingRun
 from ledger.base import utcnow
@@ -181,18 +183,19 @@ def test_dry_run_with_catch_up_shows_what_the_run_issues(
 
 
 def test_one_contracts_failure_is_recorded_and_the_others_are_invoiced(
-    client: TestClient, finance: Headers, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, finance: Headers, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     contracts = [create_contract(client, finance) for _ in range(3)]
     broken = contracts[1]
-    real_bill_period = invoices.runs.flows.bill_period
+    real_draft_period = invoices.runs.chunks.draft_period
 
-    def bill_period(session: Session, **kwargs: Any) -> Invoice:
+    def draft_period(session: Session, **kwargs: Any) -> Draft:
+        drafted = real_draft_period(session, **kwargs)  # its writes are in the savepoint
         if kwargs["contract"].id == broken:
             raise RuntimeError("renderer exploded")
-        return real_bill_period(session, **kwargs)
+        return drafted
 
-    monkeypatch.setattr(invoices.runs.flows, "bill_period", bill_period)
+    monkeypatch.setattr(invoices.runs.chunks, "draft_period", draft_period)
     run = run_billing(client, finance, "2026-01")
     assert run["status"] == "completed_with_failures"
     assert (run["contracts"], run["invoices"]) == (3, 2)
@@ -205,7 +208,18 @@ def test_one_contracts_failure_is_recorded_and_the_others_are_invoiced(
     assert shown["failures"] == run["failures"]
     assert shown["status"] == "completed_with_failures"
 
-    monkeypatch.setattr(invoices.runs.flows, "bill_period", real_bill_period)
+    # Nothing of the failed contract stayed: its period is not closed, no hours expired.
+    for table in (ClosedPeriod, LedgerEntry):
+        assert (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(table.contract_id == broken, table.period_start == date(2026, 1, 1))  # type: ignore[attr-defined]
+                .where(sa.true() if table is ClosedPeriod else LedgerEntry.kind == "expire")  # type: ignore[arg-type]
+            )
+            == 0
+        )
+    monkeypatch.setattr(invoices.runs.chunks, "draft_period", real_draft_period)
     rerun = run_billing(client, finance, "2026-01")
     assert rerun["id"] != run["id"]
     assert (rerun["status"], rerun["invoices"], rerun["failures"]) == ("completed", 1, [])
@@ -221,10 +235,10 @@ def test_a_domain_error_is_recorded_with_its_detail(
 
     contract = create_contract(client, finance)
 
-    def bill_period(session: Session, **kwargs: Any) -> Invoice:
+    def draft_period(session: Session, **kwargs: Any) -> Draft:
         raise Conflict("customer has no billing address")
 
-    monkeypatch.setattr(invoices.runs.flows, "bill_period", bill_period)
+    monkeypatch.setattr(invoices.runs.chunks, "draft_period", draft_period)
     run = run_billing(client, finance, "2026-01")
     assert run["failures"] == [
         {"contract_id": contract, "error": "customer has no billing address"}
@@ -248,7 +262,7 @@ def test_a_dry_run_reports_one_contracts_failure_and_previews_the_others(
     response = client.post(
         "/v1/billing-runs", json={"period": "2026-01", "dry_run": True}, headers=finance
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     preview = response.json()
     assert sorted(p["contract_id"] for p in preview["previews"]) == [contracts[0], contracts[2]]
     assert [f["contract_id"] for f in preview["failures"]] == [broken]

@@ -8,10 +8,12 @@ invoices exist.
 
 from __future__ import annotations
 
+import random
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from app.billing import make_biller
 from app.settings import Settings
 from invoices.runs import flows
-from invoices.runs.flows import LEASE
+from invoices.runs.documents import BATCH_PER_PROCESS
 from invoices.runs.models import BillingJob
 from ledger.periods import parse_month
 from tests.invoices.billing.helpers import (
@@ -34,65 +36,75 @@ from tests.invoices.billing.helpers import (
 )
 
 CONTRACTS = 24
+# Small chunks so a kill lands between them; two rendering processes so the pool is killed too.
+ENV = {"HOURGLASS_BILLING_CHUNK_SIZE": "3", "HOURGLASS_DOCUMENT_PROCESSES": "2"}
+COUNTS = {
+    "issuing": "SELECT count(*) FROM invoices",
+    "rendering": "SELECT count(*) FROM invoice_documents WHERE format = 'pdf'",
+}
 
 
-def _kill_half_way(url: str, expected: int) -> int:
-    """Start the run and SIGKILL it once some, but not all, invoices are committed."""
-    process = start_hourglass(url, "billing", "run", "--period", "2026-01")
+def _kill_when(url: str, stage: str, threshold: int) -> int:
+    """Start the run and SIGKILL it once `threshold` (some, not all) invoices or documents
+    are committed."""
+    process = start_hourglass(url, "billing", "run", "--period", "2026-01", env=ENV)
     watcher = reader(url)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with watcher.connect() as conn:
-                issued = int(conn.execute(sa.text("SELECT count(*) FROM invoices")).scalar_one())
-            if issued >= max(3, expected // 4):
+                seen = int(conn.execute(sa.text(COUNTS[stage])).scalar_one())
+            if seen >= threshold:
                 process.send_signal(signal.SIGKILL)
                 break
             if process.poll() is not None:
                 _, err = process.communicate()
-                pytest.fail(f"the run ended before it could be killed ({issued} invoices)\n{err}")
-            time.sleep(0.02)
+                pytest.fail(f"the run ended before it could be killed ({seen} {stage})\n{err}")
+            time.sleep(0.01)
         else:
-            pytest.fail("no invoice appeared within two minutes")
+            pytest.fail(f"no progress in {stage} within two minutes")
         process.wait(timeout=30)
         assert process.returncode == -signal.SIGKILL
         process.communicate()
-        return issued
+        return seen
     finally:
         if process.poll() is None:
             process.kill()
         watcher.dispose()
 
 
-def _expire_leases(url: str) -> int:
-    """The killed process held a job; its lease lets another worker take it over after
-    `LEASE`. Move the lease back instead of waiting that long."""
+def _jobs_by_status(url: str) -> Counter[str]:
     with open_database(url) as factory, factory() as session:
-        stale = datetime.now(UTC) - LEASE - timedelta(seconds=1)
-        result = session.execute(
-            sa.update(BillingJob)
-            .where(BillingJob.status == "running")  # type: ignore[arg-type]
-            .values(locked_at=stale)
-        )
-        session.commit()
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return Counter(session.scalars(sa.select(BillingJob.status)).all())
 
 
-def test_a_killed_run_resumes_without_duplicates_or_gaps(fresh_database: str) -> None:
+@pytest.mark.parametrize("stage", ["issuing", "rendering"])
+def test_a_killed_run_resumes_without_duplicates_or_gaps(fresh_database: str, stage: str) -> None:
     url = fresh_database
     data = load_dataset(url, contracts=CONTRACTS, entries_per_contract=4)
+    # A random point of the stage: documents commit a batch at a time (8 per process), so a
+    # kill once the first batch is in lands while the second renders.
+    last = CONTRACTS - 6 if stage == "issuing" else 2 * BATCH_PER_PROCESS
+    threshold = random.Random().randint(3, last)
 
-    issued_before_kill = _kill_half_way(url, CONTRACTS)
+    seen = _kill_when(url, stage, threshold)
     after_kill = stored_invoices(url)
-    assert issued_before_kill <= len(after_kill) < CONTRACTS, "the kill came too late"
-    # Whatever committed before the kill is whole and numbered without a gap.
+    rendered = [i for i in after_kill if i.pdf_digest is not None]
+    if stage == "issuing":
+        assert seen <= len(after_kill) < CONTRACTS, "the kill came too late"
+    else:
+        assert seen <= len(rendered) < CONTRACTS, "the kill came too late"
+    # Whatever committed before the kill is whole and numbered without a gap; a document
+    # stored is the one its digest names; an invoice without its documents has its job.
     assert sorted(i.number for i in after_kill) == [
         invoice_number(n) for n in range(1, len(after_kill) + 1)
     ]
-    assert all(i.pdf_digest == i.pdf_sha256 for i in after_kill)
-    assert _expire_leases(url) <= 1  # one job at most was in flight
+    assert all(i.pdf_digest == i.pdf_sha256 for i in rendered)
+    assert table_counts(url)["document_jobs"] == len(after_kill) - len(rendered)
+    # The killed chunk held its jobs only inside its transaction: nothing is left to wait for.
+    assert "running" not in _jobs_by_status(url)
 
-    resumed = hourglass(url, "billing", "run", "--period", "2026-01")
+    resumed = hourglass(url, "billing", "run", "--period", "2026-01", env=ENV)
     assert resumed.returncode == 0, resumed.stderr
     assert "completed" in resumed.stdout and f"{CONTRACTS}/{CONTRACTS}" in resumed.stdout
 
@@ -111,9 +123,16 @@ def test_a_killed_run_resumes_without_duplicates_or_gaps(fresh_database: str) ->
         assert invoice.total_minor == invoice.subtotal_minor + invoice.tax_minor
     # What was committed before the kill did not change.
     by_id = {i.id: i for i in invoices}
-    assert all(by_id[i.id] == i for i in after_kill)
+    for before in after_kill:
+        now = by_id[before.id]
+        assert replace(now, pdf_sha256=None, pdf_digest=None) == replace(
+            before, pdf_sha256=None, pdf_digest=None
+        )
+        assert before.pdf_digest in (None, now.pdf_digest)
     counts = table_counts(url)
     assert counts["closed_periods"] == CONTRACTS
+    assert counts["payment_outbox"] == CONTRACTS  # one each (every total is positive)
+    assert counts["invoice_documents"] == CONTRACTS and counts["document_jobs"] == 0
     assert counts["billing_runs"] == 1  # the second start resumed the same run
 
     # A run of the same period again changes nothing.

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import customer_payload, plan_payload
+from tests.factories import billing_run, customer_payload, plan_payload
 
 
 def _contract(client: TestClient, finance: dict[str, str], plan_code: str, **fields: Any) -> int:
@@ -70,9 +70,8 @@ def test_examples_1_to_4(client: TestClient, finance: dict[str, str]) -> None:
     )
     assert incident.status_code == 201, incident.text
 
-    run = client.post("/v1/billing-runs", json={"period": "2026-04"}, headers=finance)
-    assert run.status_code == 201, run.text
-    assert run.json()["status"] == "completed", run.json()
+    run = billing_run(client, finance, "2026-04")
+    assert run["status"] == "completed", run
     invoices = _invoices(client, finance, c1)
     assert sorted(invoices) == ["2026-01", "2026-02", "2026-03", "2026-04"]
 
@@ -96,18 +95,15 @@ def test_examples_1_to_4(client: TestClient, finance: dict[str, str]) -> None:
 
     # 4. C2 (no annual term) starts 2026-05-20: May fee 2,000.00 × 12/31 = 774.19.
     c2 = _contract(client, finance, plan, start_date="2026-05-20")
-    assert (
-        client.post("/v1/billing-runs", json={"period": "2026-05"}, headers=finance).status_code
-        == 201
-    )
+    assert billing_run(client, finance, "2026-05")["status"] == "completed"
     may = _invoices(client, finance, c2)["2026-05"]
     assert _lines(may) == [("fee", "774.19")]
     assert may["total"] == "774.19"
 
     # Running a finished period again changes nothing.
     before = _invoices(client, finance, c1)
-    again = client.post("/v1/billing-runs", json={"period": "2026-05"}, headers=finance)
-    assert again.json()["invoices"] == 0
+    again = billing_run(client, finance, "2026-05")
+    assert again["invoices"] == 0
     assert _invoices(client, finance, c1) == before
 
 
@@ -116,7 +112,7 @@ def test_without_pool_february_overage(client: TestClient, finance: dict[str, st
     c1 = _contract(client, finance, plan, start_date="2026-01-01", committed_months=12)
     _work(client, finance, c1, "2026-02-10", 30 * 60)
     _work(client, finance, c1, "2026-03-10", 12 * 60)
-    client.post("/v1/billing-runs", json={"period": "2026-03"}, headers=finance)
+    billing_run(client, finance, "2026-03")
     invoices = _invoices(client, finance, c1)
     assert ("overage", "1100.00") in _lines(invoices["2026-02"])
     assert invoices["2026-03"]["total"] == "1800.00"
@@ -129,7 +125,7 @@ def test_dry_run_writes_nothing(client: TestClient, finance: dict[str, str]) -> 
     preview = client.post(
         "/v1/billing-runs", json={"period": "2026-01", "dry_run": True}, headers=finance
     )
-    assert preview.status_code == 201, preview.text
+    assert preview.status_code == 200, preview.text
     body = preview.json()
     assert body["dry_run"] is True and body["id"] is None
     assert [p["total"] for p in body["previews"] if p["contract_id"] == c1] == ["2020.00"]

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.billing import make_biller
+from app.db import make_engine
 from app.settings import Settings
 from invoices.runs import flows
 from invoices.runs.models import BillingJob, BillingRun
@@ -34,6 +35,7 @@ from tests.invoices.billing.helpers import (
 
 CONTRACTS = 24
 WORKERS = 3
+SMALL_CHUNKS = {"HOURGLASS_BILLING_CHUNK_SIZE": "4"}  # six chunks to share
 
 
 @pytest.fixture
@@ -82,7 +84,8 @@ def test_three_workers_issue_what_one_worker_issues(
     with open_database(three) as factory:
         shared_run = flows.start_run(factory, parse_month("2026-01"), now=datetime.now(UTC))
     workers = [
-        start_hourglass(three, "billing", "worker", "--exit-when-idle") for _ in range(WORKERS)
+        start_hourglass(three, "billing", "worker", "--exit-when-idle", env=SMALL_CHUNKS)
+        for _ in range(WORKERS)
     ]
     try:
         for worker in workers:
@@ -157,3 +160,21 @@ def test_two_runs_of_one_period_started_at_once_never_bill_twice(
     assert sorted(i.contract_id for i in invoices) == sorted(data.contract_ids)
     _numbers_are_a_permutation(invoices)
     assert sum(int(r["invoices"]) for r in {r["id"]: r for r in results}.values()) == 6  # type: ignore[call-overload]
+
+
+@pytest.mark.postgres_only
+def test_the_server_drops_a_silent_workers_session_within_30_seconds(
+    fresh_database: str, db_kind: str
+) -> None:
+    """A chunk is held by its worker's transaction; keepalives the server sends on every
+    session of ours free it 10 + 3 × 5 = 25 s after the worker's machine went silent."""
+    engine = make_engine(fresh_database)
+    try:
+        with engine.connect() as conn:
+            idle, interval, count = (
+                int(conn.execute(sa.text(f"SHOW tcp_keepalives_{name}")).scalar_one())
+                for name in ("idle", "interval", "count")
+            )
+    finally:
+        engine.dispose()
+    assert idle + interval * count <= 30

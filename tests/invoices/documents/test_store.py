@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 import invoices.documents
+import invoices.runs.worker
 from app.auth.tokens import Role
 from app.billing import issuer_details
 from app.db import make_engine, session_factory, unit_of_work
@@ -98,7 +99,7 @@ def test_invoices_without_documents_lists_what_is_left_to_render(
 ) -> None:
     """With rendering taken out of issuing (as document jobs will), the invoice is listed until
     its documents are stored; its PDF route answers 404 meanwhile."""
-    monkeypatch.setattr(invoices.documents, "render_invoice_documents", lambda *a, **k: None)
+    monkeypatch.setattr(invoices.runs.worker, "render_documents", lambda *a, **k: None)
     invoice = _issue(client, finance)
     assert invoice["pdf_sha256"] is None
     assert documents.invoices_without_documents(session) == [invoice["id"]]

@@ -10,7 +10,7 @@ import stripe
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from tests.factories import customer_payload, plan_payload
+from tests.factories import billing_run, customer_payload, plan_payload
 from tests.invoices.payments.helpers import (
     API_KEY,
     DECLINED_ON_ATTACH,
@@ -224,9 +224,8 @@ def test_a_billing_run_through_the_api_collects_the_invoices_it_issues(
         == 200
     )
 
-    run = client.post("/v1/billing-runs", json={"period": "2026-01"}, headers=finance)
-
-    assert run.status_code == 201, run.text
+    run = billing_run(client, finance, "2026-01")
+    assert run["status"] == "completed", run
     paid = _january_invoice(client, customer_headers(paying), contracts[paying])
     assert (paid["status"], paid["payment_status"], paid["payment_failure_message"]) == (
         "paid",

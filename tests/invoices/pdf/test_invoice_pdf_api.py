@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 import invoices.pdf
 import invoices.pdf.render
-from tests.factories import customer_payload, plan_payload
+from tests.factories import billing_run, customer_payload, plan_payload
 
 Headers = dict[str, str]
 
@@ -54,7 +54,7 @@ def _contract(client: TestClient, finance: Headers, plan_code: str, name: str) -
 
 
 def _bill(client: TestClient, finance: Headers, period: str) -> None:
-    run = _created(client.post("/v1/billing-runs", json={"period": period}, headers=finance))
+    run = billing_run(client, finance, period)
     assert run["status"] == "completed" and not run["failures"], run
 
 

@@ -32,7 +32,7 @@ from app.settings import Settings
 from invoices.runs import flows
 from ledger.base import unit_of_work
 from ledger.periods import parse_month
-from tests.factories import bearer, customer_payload, plan_payload
+from tests.factories import bearer, billing_run, customer_payload, plan_payload
 from tests.invoices.pdf.factories import printed
 
 MULLER = "Müller & Söhne GmbH"
@@ -78,8 +78,7 @@ Bill = Callable[[str], None]
 
 def api_billing(client: TestClient, finance: dict[str, str]) -> Bill:
     def bill(period: str) -> None:
-        body = {"period": period}
-        run = _created(client.post("/v1/billing-runs", json=body, headers=finance))
+        run = billing_run(client, finance, period)
         assert run["status"] == "completed" and not run["failures"], run
 
     return bill

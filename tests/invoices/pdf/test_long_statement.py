@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from tests.factories import customer_payload, plan_payload
+from tests.factories import billing_run, customer_payload, plan_payload
 
 ENTRIES = 600
 BATCH = 200
@@ -64,7 +64,7 @@ def test_600_entries_fill_numbered_pages_and_every_ticket_is_listed(
             client.post("/v1/work-entries/batch", json={"entries": batch}, headers=finance)
         )
         assert len(posted["items"]) == BATCH
-    run = _created(client.post("/v1/billing-runs", json={"period": "2026-04"}, headers=finance))
+    run = billing_run(client, finance, "2026-04")
     assert run["status"] == "completed" and run["invoices"] == 1, run
     [invoice] = client.get(f"/v1/invoices?contract_id={contract_id}", headers=finance).json()[
         "items"
