@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ledger.base import metadata
-from tests.factories import customer_payload, plan_payload
+from tests.factories import billing_run, customer_payload, plan_payload
 
 Headers = dict[str, str]
 
@@ -66,7 +66,13 @@ def _world(client: TestClient, finance: Headers) -> dict[str, Any]:
         },
         finance,
     )
-    run = _post(client, "/v1/billing-runs", {"period": "2026-01"}, finance)
+    run = billing_run(client, finance, "2026-01")
+    endpoint = _post(
+        client,
+        "/v1/webhook-endpoints",
+        {"url": "http://127.0.0.1:9/hooks", "events": ["invoice.issued"]},
+        finance,
+    )
     invoices = client.get(
         "/v1/invoices", params={"contract_id": contract["id"]}, headers=finance
     ).json()["items"]
@@ -83,6 +89,7 @@ def _world(client: TestClient, finance: Headers) -> dict[str, Any]:
         "run_id": run["id"],
         "invoice_id": invoices[0]["id"],
         "credit_note_id": note["id"],
+        "endpoint_id": endpoint["id"],
         "asset": "app.js",
     }
 
