@@ -24,7 +24,14 @@ from app.auth.tokens import Role, create_token
 from app.db import make_engine, session_factory, unit_of_work
 from app.main import create_app
 from app.settings import Settings
-from tests.factories import bearer, create_customer, create_plan, customer_payload, plan_payload
+from tests.factories import (
+    bearer,
+    billing_run,
+    create_customer,
+    create_plan,
+    customer_payload,
+    plan_payload,
+)
 from tests.invoices.payments.helpers import (
     API_KEY,
     PUBLISHABLE_KEY,
@@ -173,7 +180,7 @@ class World:
     def invoice(self) -> Json:
         def make() -> Json:
             self.work_entry()
-            self.post("/v1/billing-runs", {"period": "2026-01"})
+            billing_run(self.client, self.finance, "2026-01")
             listed = self.client.get(
                 "/v1/invoices",
                 params={"customer_id": self.customer()["id"], "period": "2026-01"},

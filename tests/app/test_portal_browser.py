@@ -40,6 +40,7 @@ from ledger.hours.schemas import WorkEntryCreate
 from ledger.hours.work import post_work
 from ledger.periods import month_period
 from tests.factories import create_contract, create_customer, create_plan
+from tests.invoices.billing.helpers import render_pending_documents
 from tests.support.localstripe_server import LocalStripe, free_loopback_port, start_localstripe
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -165,7 +166,8 @@ def _seed(factory: sessionmaker[Session]) -> tuple[str, dict[str, int], int]:
             invoices[name] = invoice.id
         void_invoice(session, invoices["march"], issuer=issuer, reason="Wrong period")
         _, token = create_token(session, role=Role.CUSTOMER, customer_id=customer.id, name="portal")
-        return token, invoices, contract.id
+    render_pending_documents(factory, issuer=issuer)  # what a billing worker does after issuing
+    return token, invoices, contract.id
 
 
 @pytest.fixture(scope="module")

@@ -388,3 +388,16 @@ def start_hourglass(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def render_pending_documents(factory: Any, *, issuer: Any = None) -> int:
+    """Render every waiting document job as a worker would (in this process); returns batches."""
+    from invoices.issuer import IssuerDetails
+    from invoices.runs.documents import render_documents
+    from ledger.base import utcnow
+
+    issuer = issuer or IssuerDetails(name="Hourglass Services GmbH")
+    batches = 0
+    while render_documents(factory, issuer=issuer, now=utcnow(), processes=1) is not None:
+        batches += 1
+    return batches

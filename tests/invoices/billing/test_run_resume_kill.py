@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from app.billing import make_biller
 from app.settings import Settings
+from invoices.documents import REQUIRED_FORMATS
 from invoices.runs import flows
 from invoices.runs.documents import BATCH_PER_PROCESS
 from invoices.runs.models import BillingJob
@@ -132,7 +133,8 @@ def test_a_killed_run_resumes_without_duplicates_or_gaps(fresh_database: str, st
     counts = table_counts(url)
     assert counts["closed_periods"] == CONTRACTS
     assert counts["payment_outbox"] == CONTRACTS  # one each (every total is positive)
-    assert counts["invoice_documents"] == CONTRACTS and counts["document_jobs"] == 0
+    assert counts["invoice_documents"] == CONTRACTS * len(REQUIRED_FORMATS)
+    assert counts["document_jobs"] == 0
     assert counts["billing_runs"] == 1  # the second start resumed the same run
 
     # A run of the same period again changes nothing.
