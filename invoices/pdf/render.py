@@ -43,6 +43,7 @@ from reportlab.platypus import (
 
 from invoices.pdf.chart import format_hours, hours_chart
 from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
+from invoices.pdf.text import text_flowable
 from invoices.pdf.typeface import FONT, FONT_BOLD, markup, needs_fallback, register_fonts
 from ledger.money import from_minor
 
@@ -339,7 +340,7 @@ def _story(doc: PdfDocument) -> list[Flowable]:
         _totals(doc),
     ]
     if doc.reverse_charge:
-        story += [Spacer(0, 2 * mm), Paragraph(_markup(_REVERSE_CHARGE_NOTE), _styles()["note"])]
+        story += [Spacer(0, 2 * mm), text_flowable(_REVERSE_CHARGE_NOTE, _styles()["note"])]
     if doc.hours is not None:
         story.append(KeepTogether(_hours_section(doc, doc.hours)))
     if doc.sla is not None:
@@ -359,10 +360,10 @@ def _header(doc: PdfDocument) -> Table:
         doc.issuer.email or "",
     ]
     issuer = [
-        Paragraph(_markup(doc.issuer.name), styles["issuer"]),
+        text_flowable(doc.issuer.name, styles["issuer"]),
         Paragraph(_lines_markup(details), styles["small"]),
     ]
-    title = Paragraph(_markup(_title(doc)), styles["title"])
+    title = text_flowable(_title(doc), styles["title"])
     return _plain_table([[issuer, title]], col_widths=[_CONTENT_WIDTH * 0.6, _CONTENT_WIDTH * 0.4])
 
 
@@ -376,8 +377,8 @@ def _parties(doc: PdfDocument) -> Table:
         customer.email or "",
     ]
     bill_to = [
-        Paragraph("BILL TO" if doc.kind == "invoice" else "CREDITED TO", styles["label"]),
-        Paragraph(_markup(customer.name), styles["customer"]),
+        text_flowable("BILL TO" if doc.kind == "invoice" else "CREDITED TO", styles["label"]),
+        text_flowable(customer.name, styles["customer"]),
         Paragraph(_lines_markup(details), styles["base"]),
     ]
     facts: list[tuple[str, str]] = [(f"{_title(doc)} number", doc.number)]
@@ -414,14 +415,14 @@ def _lines(doc: PdfDocument) -> Table:
     for line in doc.lines:
         rows.append(
             [
-                Paragraph(_markup(line.description), styles["cell"]),
+                text_flowable(line.description, styles["cell"]),
                 line.quantity,
                 "" if line.unit_price_minor is None else money(line.unit_price_minor, doc.currency),
                 money(line.amount_minor, doc.currency),
             ]
         )
     if not doc.lines:
-        rows.append([Paragraph("No lines.", styles["cell"]), "", "", ""])
+        rows.append([text_flowable("No lines.", styles["cell"]), "", "", ""])
     return _table(
         rows,
         col_widths=[_CONTENT_WIDTH - 84 * mm, 22 * mm, 30 * mm, 32 * mm],
@@ -483,14 +484,14 @@ def _hours_section(doc: PdfDocument, hours: HoursSummary) -> list[Flowable]:
         bold_font_name=FONT_BOLD,
     )
     flowables: list[Flowable] = [
-        Paragraph(f"Hours for {_markup(doc.period)}", styles["heading"]),
+        text_flowable(f"Hours for {doc.period}", styles["heading"]),
         _plain_table(
             [[table, [Spacer(0, row_height), chart]]],
             col_widths=[left_width + 12 * mm, _CONTENT_WIDTH - left_width - 12 * mm],
         ),
     ]
     if hours.pool:
-        pool = Paragraph(f"Pool: {_markup(hours.pool)}", styles["note"])
+        pool = text_flowable(f"Pool: {hours.pool}", styles["note"])
         flowables += [Spacer(0, 2 * mm), pool]
     return flowables
 
@@ -504,7 +505,7 @@ def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
         for component in sla.components:
             component_rows.append(
                 [
-                    Paragraph(_markup(component.name), styles["cell"]),
+                    text_flowable(component.name, styles["cell"]),
                     f"{component.availability_percent} %",
                     money(component.credit_minor, doc.currency),
                 ]
@@ -513,7 +514,7 @@ def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
             component_rows, col_widths=[half - 54 * mm, 24 * mm, 30 * mm], numeric_from=1
         )
     else:
-        availability = Paragraph("No availability commitment in this period.", styles["note"])
+        availability = text_flowable("No availability commitment in this period.", styles["note"])
     response: Flowable
     if sla.tickets:
         ticket_rows: list[list[Any]] = [["Severity", "Tickets", "Met", "Breached"]]
@@ -524,16 +525,16 @@ def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
             ticket_rows, col_widths=[half - 54 * mm, 18 * mm, 18 * mm, 18 * mm], numeric_from=1
         )
     else:
-        response = Paragraph("No tickets in this period.", styles["note"])
+        response = text_flowable("No tickets in this period.", styles["note"])
     return [
-        Paragraph(f"Service levels for {_markup(doc.period)}", styles["heading"]),
+        text_flowable(f"Service levels for {doc.period}", styles["heading"]),
         _plain_table([[availability, "", response]], col_widths=[half, 8 * mm, half]),
     ]
 
 
 def _payment_section(doc: PdfDocument) -> list[Flowable]:
     styles = _styles()
-    flowables: list[Flowable] = [Paragraph("Payment", styles["heading"])]
+    flowables: list[Flowable] = [text_flowable("Payment", styles["heading"])]
     if doc.payment_instructions:
         flowables.append(Paragraph(_lines_markup(doc.payment_instructions), styles["base"]))
     if doc.issuer.bank_details:
@@ -556,7 +557,7 @@ def _statement(doc: PdfDocument) -> list[Flowable]:
     rows += [_statement_row(entry, styles["statement"]) for entry in doc.statement]
     rows.append(["Total", "", "", str(total_minutes), "", ""])
     summary = (
-        f"{_markup(doc.customer.name)} · {_title(doc)} {_markup(doc.number)} · "
+        f"{doc.customer.name} · {_title(doc)} {doc.number} · "
         f"{len(doc.statement)} work {'entry' if len(doc.statement) == 1 else 'entries'}, "
         f"{total_minutes} minutes "
         f"({format_hours(total_minutes)} h)"
@@ -575,8 +576,8 @@ def _statement(doc: PdfDocument) -> list[Flowable]:
         ],
     )
     return [
-        Paragraph(f"Hours statement for {_markup(doc.period)}", styles["heading"]),
-        Paragraph(summary, styles["small"]),
+        text_flowable(f"Hours statement for {doc.period}", styles["heading"]),
+        text_flowable(summary, styles["small"]),
         Spacer(0, 3 * mm),
         table,
     ]
@@ -614,4 +615,4 @@ def _wrapping_cell(text: str, style: ParagraphStyle, column_width: float) -> str
         and pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= room
     ):
         return text
-    return Paragraph(_markup(text), style)
+    return text_flowable(text, style)
