@@ -21,6 +21,7 @@ from reportlab.platypus.paragraph import strip as _strip
 
 from invoices.pdf.typeface import markup, needs_fallback
 
+_MARKUP_CHARS = frozenset("&<>")
 _FUZZ = 1e-6  # ReportLab's `_FUZZ`: narrower than this and a paragraph cannot be placed
 _SIMPLE_STYLE = {
     "leftIndent": 0,
@@ -52,8 +53,8 @@ def _is_simple(text: str) -> bool:
     fragments of its own, drawn another way) and no whitespace but spaces."""
     return (
         not needs_fallback(text)
-        and not any(ch in "&<>" for ch in text)
-        and all(ch == " " or not ch.isspace() for ch in text)
+        and _MARKUP_CHARS.isdisjoint(text)
+        and text.isprintable()  # so no whitespace but " " (nor soft hyphens, nor controls)
     )
 
 

@@ -61,7 +61,17 @@ def test_every_house_style_takes_the_fast_path_and_matches(name: str) -> None:
         assert _drawn(block, width) == _drawn(Paragraph(markup(text), style), width)
 
 
-@pytest.mark.parametrize("text", ["Müller & Söhne", "a < b", "line\nbreak", "株式会社 Trading"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Müller & Söhne",
+        "a < b",
+        "line\nbreak",
+        "株式会社 Trading",
+        "no\xa0break",
+        "soft\xadhyphen",
+    ],
+)
 def test_text_the_parser_would_split_stays_a_paragraph(text: str) -> None:
     register_fonts()
     style = ParagraphStyle("probe", fontName=FONT_BOLD, fontSize=8, leading=10)
