@@ -38,11 +38,11 @@ from reportlab.platypus import (
     Paragraph,
     Spacer,
     Table,
-    TableStyle,
 )
 
 from invoices.pdf.chart import format_hours, hours_chart
 from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
+from invoices.pdf.tables import styled_table
 from invoices.pdf.text import text_flowable
 from invoices.pdf.typeface import FONT, FONT_BOLD, markup, needs_fallback, register_fonts
 from ledger.money import from_minor
@@ -277,53 +277,47 @@ def _table(
     extra: Sequence[tuple[Any, ...]] = (),
 ) -> Table:
     """The house table: navy header, zebra rows, numbers right-aligned from `numeric_from` on."""
-    table = Table(
-        [list(row) for row in rows],
-        colWidths=list(col_widths),
+    return styled_table(
+        rows,
+        col_widths=col_widths,
         repeatRows=1 if repeat_header else 0,
         hAlign="LEFT",
+        commands=[
+            ("FONTNAME", (0, 0), (-1, -1), FONT),
+            ("FONTSIZE", (0, 0), (-1, -1), font_size),
+            ("LEADING", (0, 0), (-1, -1), font_size + 2),
+            ("TEXTCOLOR", (0, 0), (-1, -1), _INK),
+            ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
+            ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+            ("BACKGROUND", (0, 0), (-1, 0), _ACCENT),
+            ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _ZEBRA]),
+            ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), padding),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+            ("LINEBELOW", (0, -1), (-1, -1), 0.6, _ACCENT),
+            *extra,
+        ],
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("FONTSIZE", (0, 0), (-1, -1), font_size),
-                ("LEADING", (0, 0), (-1, -1), font_size + 2),
-                ("TEXTCOLOR", (0, 0), (-1, -1), _INK),
-                ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
-                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-                ("BACKGROUND", (0, 0), (-1, 0), _ACCENT),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _ZEBRA]),
-                ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), padding),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
-                ("LEFTPADDING", (0, 0), (-1, -1), 5),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-                ("LINEBELOW", (0, -1), (-1, -1), 0.6, _ACCENT),
-                *extra,
-            ]
-        )
-    )
-    return table
 
 
 def _plain_table(rows: Sequence[Sequence[Any]], *, col_widths: Sequence[float]) -> Table:
     """A borderless layout grid, for placing blocks side by side."""
-    table = Table([list(row) for row in rows], colWidths=list(col_widths), hAlign="LEFT")
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),  # or Helvetica gets referenced
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
-            ]
-        )
+    return styled_table(
+        rows,
+        col_widths=col_widths,
+        hAlign="LEFT",
+        commands=[
+            ("FONTNAME", (0, 0), (-1, -1), FONT),  # or Helvetica gets referenced
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+        ],
     )
-    return table
 
 
 # --- the story ----------------------------------------------------------------------------------
@@ -388,23 +382,23 @@ def _parties(doc: PdfDocument) -> Table:
     if doc.due_date is not None:
         facts.append(("Due date", doc.due_date.isoformat()))
     facts += [("Period", doc.period), ("Currency", doc.currency)]
-    meta = Table([list(fact) for fact in facts], colWidths=[32 * mm, 38 * mm], hAlign="RIGHT")
-    meta.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (0, -1), FONT),
-                ("FONTNAME", (1, 0), (1, -1), FONT_BOLD),
-                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                ("TEXTCOLOR", (0, 0), (0, -1), _MUTED),
-                ("TEXTCOLOR", (1, 0), (1, -1), _INK),
-                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
-            ]
-        )
+    meta = styled_table(
+        facts,
+        col_widths=[32 * mm, 38 * mm],
+        hAlign="RIGHT",
+        commands=[
+            ("FONTNAME", (0, 0), (0, -1), FONT),
+            ("FONTNAME", (1, 0), (1, -1), FONT_BOLD),
+            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+            ("TEXTCOLOR", (0, 0), (0, -1), _MUTED),
+            ("TEXTCOLOR", (1, 0), (1, -1), _INK),
+            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
+        ],
     )
     return _plain_table([[bill_to, meta]], col_widths=[_CONTENT_WIDTH - 72 * mm, 72 * mm])
 
@@ -438,27 +432,26 @@ def _totals(doc: PdfDocument) -> Table:
             [f"Tax ({percent(doc.tax_rate_percent)} %)", money(doc.tax_minor, doc.currency)]
         )
     rows.append(["Total", money(doc.total_minor, doc.currency)])
-    table = Table(rows, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                ("TEXTCOLOR", (0, 0), (-1, -2), _MUTED),
-                ("FONTNAME", (0, -1), (-1, -1), FONT_BOLD),
-                ("FONTSIZE", (0, -1), (-1, -1), 10.5),
-                ("TEXTCOLOR", (0, -1), (-1, -1), _ACCENT),
-                ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
-                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-                ("TOPPADDING", (0, -1), (-1, -1), 5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 5),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-            ]
-        )
+    return styled_table(
+        rows,
+        col_widths=[40 * mm, 32 * mm],
+        hAlign="RIGHT",
+        commands=[
+            ("FONTNAME", (0, 0), (-1, -1), FONT),
+            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+            ("TEXTCOLOR", (0, 0), (-1, -2), _MUTED),
+            ("FONTNAME", (0, -1), (-1, -1), FONT_BOLD),
+            ("FONTSIZE", (0, -1), (-1, -1), 10.5),
+            ("TEXTCOLOR", (0, -1), (-1, -1), _ACCENT),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("TOPPADDING", (0, -1), (-1, -1), 5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+        ],
     )
-    return table
 
 
 def _hours_section(doc: PdfDocument, hours: HoursSummary) -> list[Flowable]:
