@@ -38,11 +38,12 @@ from reportlab.platypus import (
     Paragraph,
     Spacer,
     Table,
-    TableStyle,
 )
 
 from invoices.pdf.chart import format_hours, hours_chart
 from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
+from invoices.pdf.tables import styled_table
+from invoices.pdf.text import text_flowable
 from invoices.pdf.typeface import FONT, FONT_BOLD, markup, needs_fallback, register_fonts
 from ledger.money import from_minor
 
@@ -276,53 +277,47 @@ def _table(
     extra: Sequence[tuple[Any, ...]] = (),
 ) -> Table:
     """The house table: navy header, zebra rows, numbers right-aligned from `numeric_from` on."""
-    table = Table(
-        [list(row) for row in rows],
-        colWidths=list(col_widths),
+    return styled_table(
+        rows,
+        col_widths=col_widths,
         repeatRows=1 if repeat_header else 0,
         hAlign="LEFT",
+        commands=[
+            ("FONTNAME", (0, 0), (-1, -1), FONT),
+            ("FONTSIZE", (0, 0), (-1, -1), font_size),
+            ("LEADING", (0, 0), (-1, -1), font_size + 2),
+            ("TEXTCOLOR", (0, 0), (-1, -1), _INK),
+            ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
+            ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+            ("BACKGROUND", (0, 0), (-1, 0), _ACCENT),
+            ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _ZEBRA]),
+            ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), padding),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+            ("LINEBELOW", (0, -1), (-1, -1), 0.6, _ACCENT),
+            *extra,
+        ],
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("FONTSIZE", (0, 0), (-1, -1), font_size),
-                ("LEADING", (0, 0), (-1, -1), font_size + 2),
-                ("TEXTCOLOR", (0, 0), (-1, -1), _INK),
-                ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
-                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-                ("BACKGROUND", (0, 0), (-1, 0), _ACCENT),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _ZEBRA]),
-                ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), padding),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
-                ("LEFTPADDING", (0, 0), (-1, -1), 5),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-                ("LINEBELOW", (0, -1), (-1, -1), 0.6, _ACCENT),
-                *extra,
-            ]
-        )
-    )
-    return table
 
 
 def _plain_table(rows: Sequence[Sequence[Any]], *, col_widths: Sequence[float]) -> Table:
     """A borderless layout grid, for placing blocks side by side."""
-    table = Table([list(row) for row in rows], colWidths=list(col_widths), hAlign="LEFT")
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),  # or Helvetica gets referenced
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
-            ]
-        )
+    return styled_table(
+        rows,
+        col_widths=col_widths,
+        hAlign="LEFT",
+        commands=[
+            ("FONTNAME", (0, 0), (-1, -1), FONT),  # or Helvetica gets referenced
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+        ],
     )
-    return table
 
 
 # --- the story ----------------------------------------------------------------------------------
@@ -339,7 +334,7 @@ def _story(doc: PdfDocument) -> list[Flowable]:
         _totals(doc),
     ]
     if doc.reverse_charge:
-        story += [Spacer(0, 2 * mm), Paragraph(_markup(_REVERSE_CHARGE_NOTE), _styles()["note"])]
+        story += [Spacer(0, 2 * mm), text_flowable(_REVERSE_CHARGE_NOTE, _styles()["note"])]
     if doc.hours is not None:
         story.append(KeepTogether(_hours_section(doc, doc.hours)))
     if doc.sla is not None:
@@ -359,10 +354,10 @@ def _header(doc: PdfDocument) -> Table:
         doc.issuer.email or "",
     ]
     issuer = [
-        Paragraph(_markup(doc.issuer.name), styles["issuer"]),
+        text_flowable(doc.issuer.name, styles["issuer"]),
         Paragraph(_lines_markup(details), styles["small"]),
     ]
-    title = Paragraph(_markup(_title(doc)), styles["title"])
+    title = text_flowable(_title(doc), styles["title"])
     return _plain_table([[issuer, title]], col_widths=[_CONTENT_WIDTH * 0.6, _CONTENT_WIDTH * 0.4])
 
 
@@ -376,8 +371,8 @@ def _parties(doc: PdfDocument) -> Table:
         customer.email or "",
     ]
     bill_to = [
-        Paragraph("BILL TO" if doc.kind == "invoice" else "CREDITED TO", styles["label"]),
-        Paragraph(_markup(customer.name), styles["customer"]),
+        text_flowable("BILL TO" if doc.kind == "invoice" else "CREDITED TO", styles["label"]),
+        text_flowable(customer.name, styles["customer"]),
         Paragraph(_lines_markup(details), styles["base"]),
     ]
     facts: list[tuple[str, str]] = [(f"{_title(doc)} number", doc.number)]
@@ -387,23 +382,23 @@ def _parties(doc: PdfDocument) -> Table:
     if doc.due_date is not None:
         facts.append(("Due date", doc.due_date.isoformat()))
     facts += [("Period", doc.period), ("Currency", doc.currency)]
-    meta = Table([list(fact) for fact in facts], colWidths=[32 * mm, 38 * mm], hAlign="RIGHT")
-    meta.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (0, -1), FONT),
-                ("FONTNAME", (1, 0), (1, -1), FONT_BOLD),
-                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                ("TEXTCOLOR", (0, 0), (0, -1), _MUTED),
-                ("TEXTCOLOR", (1, 0), (1, -1), _INK),
-                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
-            ]
-        )
+    meta = styled_table(
+        facts,
+        col_widths=[32 * mm, 38 * mm],
+        hAlign="RIGHT",
+        commands=[
+            ("FONTNAME", (0, 0), (0, -1), FONT),
+            ("FONTNAME", (1, 0), (1, -1), FONT_BOLD),
+            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+            ("TEXTCOLOR", (0, 0), (0, -1), _MUTED),
+            ("TEXTCOLOR", (1, 0), (1, -1), _INK),
+            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
+        ],
     )
     return _plain_table([[bill_to, meta]], col_widths=[_CONTENT_WIDTH - 72 * mm, 72 * mm])
 
@@ -414,14 +409,14 @@ def _lines(doc: PdfDocument) -> Table:
     for line in doc.lines:
         rows.append(
             [
-                Paragraph(_markup(line.description), styles["cell"]),
+                text_flowable(line.description, styles["cell"]),
                 line.quantity,
                 "" if line.unit_price_minor is None else money(line.unit_price_minor, doc.currency),
                 money(line.amount_minor, doc.currency),
             ]
         )
     if not doc.lines:
-        rows.append([Paragraph("No lines.", styles["cell"]), "", "", ""])
+        rows.append([text_flowable("No lines.", styles["cell"]), "", "", ""])
     return _table(
         rows,
         col_widths=[_CONTENT_WIDTH - 84 * mm, 22 * mm, 30 * mm, 32 * mm],
@@ -437,27 +432,26 @@ def _totals(doc: PdfDocument) -> Table:
             [f"Tax ({percent(doc.tax_rate_percent)} %)", money(doc.tax_minor, doc.currency)]
         )
     rows.append(["Total", money(doc.total_minor, doc.currency)])
-    table = Table(rows, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), FONT),
-                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                ("TEXTCOLOR", (0, 0), (-1, -2), _MUTED),
-                ("FONTNAME", (0, -1), (-1, -1), FONT_BOLD),
-                ("FONTSIZE", (0, -1), (-1, -1), 10.5),
-                ("TEXTCOLOR", (0, -1), (-1, -1), _ACCENT),
-                ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
-                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-                ("TOPPADDING", (0, -1), (-1, -1), 5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 5),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-            ]
-        )
+    return styled_table(
+        rows,
+        col_widths=[40 * mm, 32 * mm],
+        hAlign="RIGHT",
+        commands=[
+            ("FONTNAME", (0, 0), (-1, -1), FONT),
+            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+            ("TEXTCOLOR", (0, 0), (-1, -2), _MUTED),
+            ("FONTNAME", (0, -1), (-1, -1), FONT_BOLD),
+            ("FONTSIZE", (0, -1), (-1, -1), 10.5),
+            ("TEXTCOLOR", (0, -1), (-1, -1), _ACCENT),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("TOPPADDING", (0, -1), (-1, -1), 5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+        ],
     )
-    return table
 
 
 def _hours_section(doc: PdfDocument, hours: HoursSummary) -> list[Flowable]:
@@ -483,14 +477,14 @@ def _hours_section(doc: PdfDocument, hours: HoursSummary) -> list[Flowable]:
         bold_font_name=FONT_BOLD,
     )
     flowables: list[Flowable] = [
-        Paragraph(f"Hours for {_markup(doc.period)}", styles["heading"]),
+        text_flowable(f"Hours for {doc.period}", styles["heading"]),
         _plain_table(
             [[table, [Spacer(0, row_height), chart]]],
             col_widths=[left_width + 12 * mm, _CONTENT_WIDTH - left_width - 12 * mm],
         ),
     ]
     if hours.pool:
-        pool = Paragraph(f"Pool: {_markup(hours.pool)}", styles["note"])
+        pool = text_flowable(f"Pool: {hours.pool}", styles["note"])
         flowables += [Spacer(0, 2 * mm), pool]
     return flowables
 
@@ -504,7 +498,7 @@ def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
         for component in sla.components:
             component_rows.append(
                 [
-                    Paragraph(_markup(component.name), styles["cell"]),
+                    text_flowable(component.name, styles["cell"]),
                     f"{component.availability_percent} %",
                     money(component.credit_minor, doc.currency),
                 ]
@@ -513,7 +507,7 @@ def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
             component_rows, col_widths=[half - 54 * mm, 24 * mm, 30 * mm], numeric_from=1
         )
     else:
-        availability = Paragraph("No availability commitment in this period.", styles["note"])
+        availability = text_flowable("No availability commitment in this period.", styles["note"])
     response: Flowable
     if sla.tickets:
         ticket_rows: list[list[Any]] = [["Severity", "Tickets", "Met", "Breached"]]
@@ -524,16 +518,16 @@ def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
             ticket_rows, col_widths=[half - 54 * mm, 18 * mm, 18 * mm, 18 * mm], numeric_from=1
         )
     else:
-        response = Paragraph("No tickets in this period.", styles["note"])
+        response = text_flowable("No tickets in this period.", styles["note"])
     return [
-        Paragraph(f"Service levels for {_markup(doc.period)}", styles["heading"]),
+        text_flowable(f"Service levels for {doc.period}", styles["heading"]),
         _plain_table([[availability, "", response]], col_widths=[half, 8 * mm, half]),
     ]
 
 
 def _payment_section(doc: PdfDocument) -> list[Flowable]:
     styles = _styles()
-    flowables: list[Flowable] = [Paragraph("Payment", styles["heading"])]
+    flowables: list[Flowable] = [text_flowable("Payment", styles["heading"])]
     if doc.payment_instructions:
         flowables.append(Paragraph(_lines_markup(doc.payment_instructions), styles["base"]))
     if doc.issuer.bank_details:
@@ -556,7 +550,7 @@ def _statement(doc: PdfDocument) -> list[Flowable]:
     rows += [_statement_row(entry, styles["statement"]) for entry in doc.statement]
     rows.append(["Total", "", "", str(total_minutes), "", ""])
     summary = (
-        f"{_markup(doc.customer.name)} · {_title(doc)} {_markup(doc.number)} · "
+        f"{doc.customer.name} · {_title(doc)} {doc.number} · "
         f"{len(doc.statement)} work {'entry' if len(doc.statement) == 1 else 'entries'}, "
         f"{total_minutes} minutes "
         f"({format_hours(total_minutes)} h)"
@@ -575,8 +569,8 @@ def _statement(doc: PdfDocument) -> list[Flowable]:
         ],
     )
     return [
-        Paragraph(f"Hours statement for {_markup(doc.period)}", styles["heading"]),
-        Paragraph(summary, styles["small"]),
+        text_flowable(f"Hours statement for {doc.period}", styles["heading"]),
+        text_flowable(summary, styles["small"]),
         Spacer(0, 3 * mm),
         table,
     ]
@@ -614,4 +608,4 @@ def _wrapping_cell(text: str, style: ParagraphStyle, column_width: float) -> str
         and pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= room
     ):
         return text
-    return Paragraph(_markup(text), style)
+    return text_flowable(text, style)

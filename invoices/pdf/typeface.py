@@ -53,6 +53,8 @@ def _main_coverage() -> frozenset[int]:
 
 def needs_fallback(text: str) -> bool:
     covered = _main_coverage()
+    if (text.isascii() and text.isprintable()) or covered.issuperset(map(ord, text)):
+        return False  # the usual case, decided at C speed
     return any(ord(ch) not in covered and not ch.isspace() for ch in text)
 
 
