@@ -3,8 +3,11 @@
 A worker claims up to `size` pending jobs with `FOR UPDATE SKIP LOCKED` and bills them all in
 that same transaction: the claim is the transaction, so a worker that dies (kill -9, a lost
 connection) releases its chunk the moment the database drops its session, and nothing of it
-was committed. Each contract runs in a savepoint, so one contract's failure is recorded on its
-job and the rest of the chunk is issued. The chunk's invoices are numbered by one locked update
+was committed. The chunk is billed in one savepoint, the first due period of all its contracts
+closed together (`ledger.hours.bulk_closing`), then each contract drafted on the one billing path
+(`issuing.draft_period`); if any contract fails, that savepoint is rolled back and the chunk is
+billed again a contract per savepoint, so one contract's failure is recorded on its job and the
+rest of the chunk is issued. The chunk's invoices are numbered by one locked update
 of the sequence just before the commit: gapless under any number of workers and kills.
 """
 
@@ -24,7 +27,8 @@ from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.errors import DomainError
-from ledger.periods import month_period
+from ledger.hours.bulk_closing import ToClose, close_periods
+from ledger.periods import Period, month_period
 
 DEFAULT_CHUNK = 200
 
@@ -86,6 +90,115 @@ def _load(
     return contracts, plans, customers
 
 
+Billed = dict[int | None, "list[Draft] | Exception"]
+
+
+def _draft_contract(
+    session: Session,
+    job: BillingJob,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period | None,
+    run_period: Period,
+    *,
+    now: datetime,
+) -> list[Draft]:
+    """Every due period of one contract, drafted in order (`period` is its first)."""
+    mine: list[Draft] = []
+    while period is not None:
+        mine.append(
+            draft_period(
+                session,
+                contract=contract,
+                plan=plan,
+                customer=customer,
+                period=period,
+                now=now,
+                billing_run_id=job.run_id,
+            )
+        )
+        period = next_unbilled_period(session, contract, plan, run_period)
+    return mine
+
+
+def _bill_at_once(
+    session: Session,
+    claimed: list[tuple[BillingJob, date]],
+    contracts: dict[int, Contract],
+    plans: dict[int, Plan],
+    customers: dict[int, Customer],
+    *,
+    now: datetime,
+) -> Billed | None:
+    """The whole chunk in one savepoint, its first periods closed together
+    (`bulk_closing.close_periods`), then drafted contract by contract on the one billing path.
+    None (and nothing written) when any contract fails: the chunk is then billed one by one."""
+    savepoint = session.begin_nested()
+    try:
+        firsts = []
+        for job, period_start in claimed:
+            contract = contracts[job.contract_id]
+            plan = plans[contract.plan_id]
+            run_period = month_period(period_start)
+            firsts.append(
+                (
+                    job,
+                    contract,
+                    plan,
+                    run_period,
+                    next_unbilled_period(session, contract, plan, run_period),
+                )
+            )
+        close_periods(
+            session,
+            [ToClose(c, p, first) for _, c, p, _, first in firsts if first is not None],
+            now=now,
+        )
+        billed: Billed = {}
+        for job, contract, plan, run_period, first in firsts:
+            customer = customers[contract.customer_id]
+            billed[job.id] = _draft_contract(
+                session, job, contract, plan, customer, first, run_period, now=now
+            )
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        return None
+    return billed
+
+
+def _bill_one_by_one(
+    session: Session,
+    claimed: list[tuple[BillingJob, date]],
+    contracts: dict[int, Contract],
+    plans: dict[int, Plan],
+    customers: dict[int, Customer],
+    *,
+    now: datetime,
+) -> Billed:
+    """Each contract in its own savepoint, so one contract's failure is recorded on its job
+    and the rest of the chunk is issued."""
+    billed: Billed = {}
+    for job, period_start in claimed:
+        run_period = month_period(period_start)
+        savepoint = session.begin_nested()
+        try:
+            contract = contracts[job.contract_id]
+            plan, customer = plans[contract.plan_id], customers[contract.customer_id]
+            first = next_unbilled_period(session, contract, plan, run_period)
+            mine = _draft_contract(
+                session, job, contract, plan, customer, first, run_period, now=now
+            )
+            savepoint.commit()
+        except Exception as exc:  # one contract's failure must not sink its chunk
+            savepoint.rollback()
+            billed[job.id] = exc
+        else:
+            billed[job.id] = mine
+    return billed
+
+
 def work_chunk(
     session: Session,
     *,
@@ -100,36 +213,20 @@ def work_chunk(
     if not claimed:
         return None
     contracts, plans, customers = _load(session, sorted({job.contract_id for job, _ in claimed}))
+    billed = _bill_at_once(session, claimed, contracts, plans, customers, now=now)
+    if billed is None:
+        billed = _bill_one_by_one(session, claimed, contracts, plans, customers, now=now)
     drafts: list[Draft] = []
     failed = 0
-    for job, period_start in claimed:
-        run_period = month_period(period_start)
-        savepoint = session.begin_nested()
-        try:
-            contract = contracts[job.contract_id]
-            plan, customer = plans[contract.plan_id], customers[contract.customer_id]
-            mine: list[Draft] = []
-            while (period := next_unbilled_period(session, contract, plan, run_period)) is not None:
-                mine.append(
-                    draft_period(
-                        session,
-                        contract=contract,
-                        plan=plan,
-                        customer=customer,
-                        period=period,
-                        now=now,
-                        billing_run_id=job.run_id,
-                    )
-                )
-            savepoint.commit()
-        except Exception as exc:  # one contract's failure must not sink its chunk
-            savepoint.rollback()
-            job.status, job.error = "failed", describe(exc)
+    for job, _ in claimed:
+        outcome = billed[job.id]
+        if isinstance(outcome, Exception):
+            job.status, job.error = "failed", describe(outcome)
             failed += 1
         else:
-            drafts.extend(mine)
+            drafts.extend(outcome)
             job.status, job.error = "done", None
-            job.invoices_issued += len(mine)
+            job.invoices_issued += len(outcome)
         job.attempts += 1
         job.worker = worker
         job.updated_at = now

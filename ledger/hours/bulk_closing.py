@@ -1,0 +1,183 @@
+"""Closing many contracts' periods at once: what `closing.close_period` writes for each, in a
+handful of statements for all of them.
+
+A billing chunk closes the first due period of every contract it bills here, before drafting
+them one by one (`close_period` then finds each period closed and returns). The rows are the
+very rows `close_period` writes: an `expire` row for every allotment that ends with the period
+(what remains of it), the allotment closed, the `closed_periods` row, then the grants of the
+next allotments with `ensure_allotments`' rules (`prorated_minutes`, the same bound), each
+allotment's running totals and `last_entry_id` moved with its rows. A contract this cannot close
+exactly the same way (its period has not ended, is closed already, or still lacks an allotment
+of its own) is left out: `close_period` handles it as before. The caller holds the contracts'
+locks and owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from ledger.base import utcnow
+from ledger.catalog.models import Plan
+from ledger.contracts.models import Contract
+from ledger.hours.allotments import contract_periods, last_grantable_day, prorated_minutes
+from ledger.hours.closing import period_has_ended
+from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry
+from ledger.periods import Period, local_midnight, period_containing
+
+
+@dataclass(frozen=True)
+class ToClose:
+    contract: Contract
+    plan: Plan
+    period: Period
+
+
+def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) -> set[int]:
+    """Close each item's period as `close_period` would; the ids of the contracts closed."""
+    candidates = [i for i in items if period_has_ended(i.contract, i.period, now)]
+    if not candidates:
+        return set()
+    ids = [i.contract.id for i in candidates]
+    assert all(cid is not None for cid in ids)
+    closed_already = {
+        (cid, start)
+        for cid, start in session.execute(
+            select(col(ClosedPeriod.contract_id), col(ClosedPeriod.period_start)).where(
+                col(ClosedPeriod.contract_id).in_(ids)
+            )
+        )
+    }
+    latest: dict[int, date] = {
+        cid: start
+        for cid, start in session.execute(
+            select(col(Allotment.contract_id), sa.func.max(Allotment.period_start))
+            .where(col(Allotment.contract_id).in_(ids))
+            .group_by(col(Allotment.contract_id))
+        )
+    }
+    bound = utcnow()
+    todo: list[ToClose] = []
+    for item in candidates:
+        cid = item.contract.id
+        assert cid is not None
+        if (cid, item.period.start) in closed_already:
+            continue
+        # `close_period` first grants what is missing up to its period: leave those to it.
+        through = min(
+            item.period.end - timedelta(days=1),
+            last_grantable_day(item.contract, item.plan, now=bound),
+        )
+        have = latest.get(cid)
+        if have is None or have < period_containing(through, item.plan.period).start:
+            continue
+        todo.append(item)
+    if not todo:
+        return set()
+    by_contract: dict[int, ToClose] = {}
+    for item in todo:
+        assert item.contract.id is not None
+        by_contract[item.contract.id] = item
+    open_allotments: dict[int, list[Allotment]] = defaultdict(list)
+    for allotment in session.scalars(
+        select(Allotment)
+        .where(col(Allotment.contract_id).in_(list(by_contract)), col(Allotment.closed).is_(False))
+        .order_by(col(Allotment.contract_id), col(Allotment.id))
+    ):
+        open_allotments[allotment.contract_id].append(allotment)
+
+    # Expiry: what remains of every allotment that ends with the period.
+    expired: list[tuple[Allotment, LedgerEntry]] = []
+    closing: list[Allotment] = []
+    for cid, item in by_contract.items():
+        end_instant = local_midnight(item.period.end, item.contract.timezone)
+        for allotment in open_allotments.get(cid, []):
+            if allotment.expires_at > end_instant:
+                continue
+            closing.append(allotment)
+            if allotment.remaining_minutes:
+                expired.append(
+                    (
+                        allotment,
+                        LedgerEntry(
+                            contract_id=allotment.contract_id,
+                            kind="expire",
+                            minutes=allotment.remaining_minutes,
+                            period_start=allotment.period_start,
+                            allotment_id=allotment.id,
+                            work_entry_id=None,
+                            reason="period_end",
+                        ),
+                    )
+                )
+    session.add_all([entry for _, entry in expired])
+    session.add_all(
+        [
+            ClosedPeriod(contract_id=cid, period_start=i.period.start, period_end=i.period.end)
+            for cid, i in by_contract.items()
+        ]
+    )
+    session.flush()
+    for allotment, entry in expired:
+        allotment.expired_minutes += entry.minutes
+        allotment.remaining_minutes -= entry.minutes
+        allotment.last_entry_id = entry.id
+    for allotment in closing:
+        allotment.closed = True
+
+    # The next period's hours, as `ensure_allotments(through=period.end)` grants them.
+    granted: list[tuple[Allotment, int]] = []
+    for cid, item in by_contract.items():
+        contract, plan = item.contract, item.plan
+        through = min(item.period.end, last_grantable_day(contract, plan, now=bound))
+        have = latest[cid]
+        if have >= period_containing(through, plan.period).start:
+            continue
+        for period in contract_periods(contract, plan, through=through):
+            if period.start <= have:
+                continue
+            minutes = prorated_minutes(plan, contract, period)
+            if minutes == 0:
+                continue
+            granted.append(
+                (
+                    Allotment(
+                        contract_id=cid,
+                        period_start=period.start,
+                        period_end=period.end,
+                        valid_from=period.start,
+                        valid_until=period.end,
+                        expires_at=local_midnight(period.end, contract.timezone),
+                    ),
+                    minutes,
+                )
+            )
+    if granted:
+        session.add_all([allotment for allotment, _ in granted])
+        session.flush()
+        grants = [
+            LedgerEntry(
+                contract_id=allotment.contract_id,
+                kind="grant",
+                minutes=minutes,
+                period_start=allotment.period_start,
+                allotment_id=allotment.id,
+                work_entry_id=None,
+                reason="period_start",
+            )
+            for allotment, minutes in granted
+        ]
+        session.add_all(grants)
+        session.flush()
+        for (allotment, minutes), entry in zip(granted, grants, strict=True):
+            allotment.granted_minutes += minutes
+            allotment.remaining_minutes += minutes
+            allotment.last_entry_id = entry.id
+    session.flush()
+    return set(by_contract)
