@@ -36,7 +36,7 @@ def compute_period(
     invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
 ]:
     assert contract.id is not None
-    overage = book.period_overage(session, contract.id, period.start)
+    overage = book.period_totals(session, contract.id, period.start)
     late = pending_late_minutes(session, contract.id)
     adjustments = list(
         session.scalars(

@@ -113,7 +113,7 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
     assert plan is not None
     period = Period(invoice.period_start, invoice.period_end)
     as_of = invoice.issued_at or invoice.created_at
-    overage = book.period_overage(session, contract.id, period.start)
+    overage = book.period_totals(session, contract.id, period.start)
     sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=as_of)
     rows = _invoice_lines(session, invoice_id)
     document = pdf.PdfDocument(

@@ -429,3 +429,20 @@ def test_a_run_reads_its_jobs_a_bounded_number_of_times(
     assert run["invoices"] == contracts
     # Claiming, finishing and a final summary: a few reads per job, not one per job per job.
     assert len(loaded) <= 4 * contracts, len(loaded)
+
+
+def test_billing_reads_the_overage_totals_without_writing_them(
+    client: TestClient, finance: Headers, session: Session
+) -> None:
+    """A period without overage has no totals row, and billing it writes none (a read, and one
+    insert fewer per contract)."""
+    contract = create_contract(client, finance)
+    post_work(client, finance, contract, "2026-01-12", 60)
+    run = run_billing(client, finance, "2026-01")
+    assert (run["status"], run["invoices"]) == ("completed", 1)
+    rows = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PeriodOverage)
+        .where(PeriodOverage.contract_id == contract)  # type: ignore[arg-type]
+    )
+    assert rows == 0
