@@ -6,8 +6,12 @@ against the sums of the rows (and a test does exactly that after every step).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
@@ -30,10 +34,76 @@ def _allotment_row(
     )
 
 
-def _append(session: Session, entry: LedgerEntry) -> LedgerEntry:
+_DEFERRED = "hours.book.deferred"
+
+
+@dataclass
+class _Deferred:
+    """Ledger rows appended inside `deferred`, in order, each with the allotment it moved."""
+
+    rows: list[tuple[LedgerEntry, Allotment | None]] = field(default_factory=list)
+    overages: dict[tuple[int, date], PeriodOverage] = field(default_factory=dict)
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            table = LedgerEntry.__table__  # type: ignore[attr-defined]
+            names = [c.name for c in table.columns if c.name != "id"]
+            ids = session.scalars(
+                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                [{name: getattr(entry, name) for name in names} for entry, _ in self.rows],
+            ).all()
+            assert len(ids) == len(self.rows)
+            for (entry, allotment), new_id in zip(self.rows, ids, strict=True):
+                entry.id = new_id
+                if allotment is not None:
+                    allotment.last_entry_id = new_id
+        session.flush()  # the running totals, once per allotment and period
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """Within it, the functions below collect their ledger rows instead of flushing each one;
+    the running totals move in memory exactly as outside it (every check reads them). On a
+    normal exit the rows are written in one multi-row INSERT (ids in append order, so each
+    allotment's `last_entry_id` is the row appended last), then the totals in one flush.
+
+    For a batch under its contracts' locks and `no_autoflush`: nothing may read ledger rows
+    or period totals from the database in between except through these functions. On an
+    exception nothing is written: the caller rolls the transaction back."""
+    if _DEFERRED in session.info:
+        yield
+        return
+    state = _Deferred()
+    session.info[_DEFERRED] = state
+    try:
+        yield
+        state.write(session)
+    finally:
+        del session.info[_DEFERRED]
+
+
+def _pending(session: Session) -> _Deferred | None:
+    state = session.info.get(_DEFERRED)
+    return state if isinstance(state, _Deferred) else None
+
+
+def _append(
+    session: Session, entry: LedgerEntry, allotment: Allotment | None = None
+) -> LedgerEntry:
+    state = _pending(session)
+    if state is not None:
+        state.rows.append((entry, allotment))
+        return entry
     session.add(entry)
     session.flush()
+    if allotment is not None:
+        allotment.last_entry_id = entry.id
     return entry
+
+
+def _flush(session: Session) -> None:
+    if _pending(session) is None:
+        session.flush()
 
 
 def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) -> None:
@@ -43,14 +113,14 @@ def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) 
     assert allotment.id is not None
     if minutes < 0 and -minutes > allotment.remaining_minutes:
         raise ValueError("cannot take back more minutes than remain")
-    entry = _append(
+    _append(
         session,
         _allotment_row(allotment, kind="grant", minutes=minutes, work_entry_id=None, reason=reason),
+        allotment,
     )
     allotment.granted_minutes += minutes
     allotment.remaining_minutes += minutes
-    allotment.last_entry_id = entry.id
-    session.flush()
+    _flush(session)
 
 
 def use(
@@ -79,20 +149,23 @@ def expire(
     assert allotment.id is not None
     if minutes < 0 or minutes > allotment.remaining_minutes:
         raise ValueError("can only expire remaining minutes")
-    entry = _append(
+    _append(
         session,
         _allotment_row(
             allotment, kind="expire", minutes=minutes, work_entry_id=work_entry_id, reason=reason
         ),
+        allotment,
     )
     allotment.expired_minutes += minutes
     allotment.remaining_minutes -= minutes
-    allotment.last_entry_id = entry.id
-    session.flush()
+    _flush(session)
 
 
 def period_overage(session: Session, contract_id: int, period_start: date) -> PeriodOverage:
     """The running overage totals of a period, created at zero on first use."""
+    state = _pending(session)
+    if state is not None and (contract_id, period_start) in state.overages:
+        return state.overages[(contract_id, period_start)]
     row = session.scalar(
         select(PeriodOverage).where(
             PeriodOverage.contract_id == contract_id, PeriodOverage.period_start == period_start
@@ -101,7 +174,9 @@ def period_overage(session: Session, contract_id: int, period_start: date) -> Pe
     if row is None:
         row = PeriodOverage(contract_id=contract_id, period_start=period_start)
         session.add(row)
-        session.flush()
+        _flush(session)
+    if state is not None:
+        state.overages[(contract_id, period_start)] = row
     return row
 
 
@@ -150,10 +225,9 @@ def use_many(
     total = sum(minutes for _, minutes in parts)
     if total > allotment.remaining_minutes or -total > allotment.used_minutes:
         raise ValueError("allotment totals would go negative")
-    last = None
     for work_entry_id, minutes in parts:
         if minutes:
-            last = _append(
+            _append(
                 session,
                 _allotment_row(
                     allotment,
@@ -162,12 +236,11 @@ def use_many(
                     work_entry_id=work_entry_id,
                     reason=reason,
                 ),
+                allotment,
             )
     allotment.used_minutes += total
     allotment.remaining_minutes -= total
-    if last is not None:
-        allotment.last_entry_id = last.id
-    session.flush()
+    _flush(session)
 
 
 def overage_many(
@@ -202,4 +275,4 @@ def overage_many(
                 ),
             )
     setattr(totals, column, getattr(totals, column) + total)
-    session.flush()
+    _flush(session)
