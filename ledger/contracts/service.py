@@ -58,13 +58,17 @@ def lock_contract(session: Session, contract_id: int) -> Contract:
     """Take the contract's row lock: every write to its hours or invoices goes one at a time.
 
     PostgreSQL holds `FOR UPDATE` until commit; SQLite already runs one writer at a time.
+    The locked read also refreshes a contract the session already held (`populate_existing`):
+    what was read before the lock may be stale.
     """
     contract = session.scalar(
-        select(Contract).where(col(Contract.id) == contract_id).with_for_update()
+        select(Contract)
+        .where(col(Contract.id) == contract_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if contract is None:
         raise NotFound(f"no contract {contract_id}")
-    session.refresh(contract)
     return contract
 
 

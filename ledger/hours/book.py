@@ -10,20 +10,50 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
+from ledger.base import utcnow
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
 
 RATES = ("overage", "on_demand", "late")
 
 
+Row = dict[str, Any]
+
+
+def _row(
+    *,
+    contract_id: int,
+    kind: str,
+    minutes: int,
+    period_start: date,
+    allotment_id: int | None = None,
+    work_entry_id: int | None,
+    rate: str | None = None,
+    reason: str,
+) -> Row:
+    """A ledger row's columns: every column but the id, so rows can go in one executemany."""
+    return {
+        "contract_id": contract_id,
+        "kind": kind,
+        "minutes": minutes,
+        "period_start": period_start,
+        "allotment_id": allotment_id,
+        "work_entry_id": work_entry_id,
+        "rate": rate,
+        "reason": reason,
+        "created_at": utcnow(),
+    }
+
+
 def _allotment_row(
     allotment: Allotment, *, kind: str, minutes: int, work_entry_id: int | None, reason: str
-) -> LedgerEntry:
-    return LedgerEntry(
+) -> Row:
+    return _row(
         contract_id=allotment.contract_id,
         kind=kind,
         minutes=minutes,
@@ -41,20 +71,18 @@ _DEFERRED = "hours.book.deferred"
 class _Deferred:
     """Ledger rows appended inside `deferred`, in order, each with the allotment it moved."""
 
-    rows: list[tuple[LedgerEntry, Allotment | None]] = field(default_factory=list)
+    rows: list[tuple[Row, Allotment | None]] = field(default_factory=list)
     overages: dict[tuple[int, date], PeriodOverage] = field(default_factory=dict)
 
     def write(self, session: Session) -> None:
         if self.rows:
             table = LedgerEntry.__table__  # type: ignore[attr-defined]
-            names = [c.name for c in table.columns if c.name != "id"]
             ids = session.scalars(
                 sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [{name: getattr(entry, name) for name in names} for entry, _ in self.rows],
+                [row for row, _ in self.rows],
             ).all()
             assert len(ids) == len(self.rows)
-            for (entry, allotment), new_id in zip(self.rows, ids, strict=True):
-                entry.id = new_id
+            for (_, allotment), new_id in zip(self.rows, ids, strict=True):
                 if allotment is not None:
                     allotment.last_entry_id = new_id
         session.flush()  # the running totals, once per allotment and period
@@ -87,18 +115,16 @@ def _pending(session: Session) -> _Deferred | None:
     return state if isinstance(state, _Deferred) else None
 
 
-def _append(
-    session: Session, entry: LedgerEntry, allotment: Allotment | None = None
-) -> LedgerEntry:
+def _append(session: Session, row: Row, allotment: Allotment | None = None) -> None:
     state = _pending(session)
     if state is not None:
-        state.rows.append((entry, allotment))
-        return entry
+        state.rows.append((row, allotment))
+        return
+    entry = LedgerEntry(**row)
     session.add(entry)
     session.flush()
     if allotment is not None:
         allotment.last_entry_id = entry.id
-    return entry
 
 
 def _flush(session: Session) -> None:
@@ -264,7 +290,7 @@ def overage_many(
         if minutes:
             _append(
                 session,
-                LedgerEntry(
+                _row(
                     contract_id=contract_id,
                     kind="overage",
                     minutes=minutes,
