@@ -14,7 +14,12 @@ from sqlmodel import col, select
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
-from ledger.contracts.service import get_contract, lock_contract, plan_of
+from ledger.contracts.service import (
+    get_contract,
+    lock_contract,
+    lock_contract_and_plan,
+    plan_of,
+)
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.hours import alerts, book
 from ledger.hours.after_hours import billable_minutes, multiplier_for
@@ -72,8 +77,7 @@ def _check_when(contract: Contract, data: WorkEntryCreate) -> None:
 
 def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> WorkEntry:
     """Record work and consume its billable minutes, all under the contract's lock."""
-    contract = lock_contract(session, contract_id)
-    plan = plan_of(session, contract)
+    contract, plan = lock_contract_and_plan(session, contract_id)
     return _post_locked(session, contract, plan, data)
 
 
@@ -166,13 +170,9 @@ def _book(
             reason="late",
         )
     else:
-        consume(session, contract=contract, plan=plan, entry=entry, candidates=candidates)
+        valid = consume(session, contract=contract, plan=plan, entry=entry, candidates=candidates)
         alerts.check_thresholds(
-            session,
-            contract_id=contract.id,
-            plan=plan,
-            worked_on=entry.worked_on,
-            candidates=candidates,
+            session, contract_id=contract.id, plan=plan, worked_on=entry.worked_on, candidates=valid
         )
 
 

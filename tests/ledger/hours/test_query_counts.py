@@ -40,3 +40,18 @@ def test_a_balance_is_four_queries(
     assert read["remaining_minutes"] == 20 * 60 - 60
     assert len(seen) <= 4, "\n".join(seen)
     assert not any("FOR UPDATE" in s for s in seen)
+
+
+def test_a_single_post_loads_nothing_twice(
+    client: TestClient, finance: Headers, connection: sa.Connection
+) -> None:
+    """Token; contract and plan locked in one query; closed period; the entry; allotments
+    (granted? usable?); its ledger row and totals; the read-back (coverage, months, reversal).
+    The alert check reads the allotments consumption just read."""
+    contract = contract_id(client, finance)
+    post_work(client, finance, contract, "2026-01-05", 60)
+    with statements(connection) as seen:
+        post_work(client, finance, contract, "2026-01-06", 60)
+    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 8, "\n".join(selects)
+    assert sum("FROM allotments" in s for s in selects) <= 3, "\n".join(selects)
