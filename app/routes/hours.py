@@ -34,14 +34,14 @@ def get_balance(
     who: AnyRole,
     at: AwareDatetime | None = Query(None, description="an instant with offset; default now"),
 ) -> BalanceRead:
-    get_contract(session, contract_id, visible_to=who.visible_customer)
+    loaded = reports.contract_and_plan(session, contract_id, visible_to=who.visible_customer)
     now = utcnow()
     if at is not None:
         try:
             check_instant(at)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="at") from exc
-    return reports.balance(session, contract_id, at=at or now, now=now)
+    return reports.balance(session, contract_id, at=at or now, now=now, loaded=loaded)
 
 
 @router.get("/statement", response_model=StatementRead)

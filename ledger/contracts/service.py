@@ -58,14 +58,33 @@ def lock_contract(session: Session, contract_id: int) -> Contract:
     """Take the contract's row lock: every write to its hours or invoices goes one at a time.
 
     PostgreSQL holds `FOR UPDATE` until commit; SQLite already runs one writer at a time.
+    The locked read also refreshes a contract the session already held (`populate_existing`):
+    what was read before the lock may be stale.
     """
     contract = session.scalar(
-        select(Contract).where(col(Contract.id) == contract_id).with_for_update()
+        select(Contract)
+        .where(col(Contract.id) == contract_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if contract is None:
         raise NotFound(f"no contract {contract_id}")
-    session.refresh(contract)
     return contract
+
+
+def lock_contract_and_plan(session: Session, contract_id: int) -> tuple[Contract, Plan]:
+    """`lock_contract` and `plan_of` in one query; only the contract's row is locked (a plan
+    version is shared by many contracts and never changes)."""
+    row = session.execute(
+        select(Contract, Plan)
+        .join(Plan, col(Plan.id) == col(Contract.plan_id))
+        .where(col(Contract.id) == contract_id)
+        .with_for_update(of=Contract)  # type: ignore[arg-type]
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFound(f"no contract {contract_id}")
+    return row[0], row[1]
 
 
 def list_contracts(

@@ -78,16 +78,28 @@ def _months(allotments: Sequence[Allotment]) -> list[str]:
 
 
 def check_thresholds(
-    session: Session, *, contract_id: int, plan: Plan, worked_on: date
+    session: Session,
+    *,
+    contract_id: int,
+    plan: Plan,
+    worked_on: date,
+    candidates: Sequence[Allotment] | None = None,
 ) -> list[HoursAlert]:
     """Raise the alerts the allotments usable on `worked_on` have reached and not raised yet.
 
-    Call under the contract's lock after consuming; returns the alerts raised now."""
+    Call under the contract's lock after consuming; returns the alerts raised now.
+    `candidates`: the contract's allotments in consumption order, as a batch loaded them (the
+    same rows `valid_allotments` reads, filtered here by date instead of by a query)."""
     thresholds = plan_thresholds(plan)
     if not thresholds:
         return []
+    valid = (
+        valid_allotments(session, contract_id, worked_on)
+        if candidates is None
+        else [a for a in candidates if a.valid_from <= worked_on < a.valid_until]
+    )
     raised = []
-    for group in _groups(valid_allotments(session, contract_id, worked_on)):
+    for group in _groups(valid):
         granted = sum(a.granted_minutes for a in group)
         used = sum(a.used_minutes for a in group)
         if granted <= 0 or used <= 0:

@@ -6,20 +6,54 @@ against the sums of the rows (and a test does exactly that after every step).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
+from ledger.base import utcnow
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
 
 RATES = ("overage", "on_demand", "late")
 
 
+Row = dict[str, Any]
+
+
+def _row(
+    *,
+    contract_id: int,
+    kind: str,
+    minutes: int,
+    period_start: date,
+    allotment_id: int | None = None,
+    work_entry_id: int | None,
+    rate: str | None = None,
+    reason: str,
+) -> Row:
+    """A ledger row's columns: every column but the id, so rows can go in one executemany."""
+    return {
+        "contract_id": contract_id,
+        "kind": kind,
+        "minutes": minutes,
+        "period_start": period_start,
+        "allotment_id": allotment_id,
+        "work_entry_id": work_entry_id,
+        "rate": rate,
+        "reason": reason,
+        "created_at": utcnow(),
+    }
+
+
 def _allotment_row(
     allotment: Allotment, *, kind: str, minutes: int, work_entry_id: int | None, reason: str
-) -> LedgerEntry:
-    return LedgerEntry(
+) -> Row:
+    return _row(
         contract_id=allotment.contract_id,
         kind=kind,
         minutes=minutes,
@@ -30,10 +64,72 @@ def _allotment_row(
     )
 
 
-def _append(session: Session, entry: LedgerEntry) -> LedgerEntry:
+_DEFERRED = "hours.book.deferred"
+
+
+@dataclass
+class _Deferred:
+    """Ledger rows appended inside `deferred`, in order, each with the allotment it moved."""
+
+    rows: list[tuple[Row, Allotment | None]] = field(default_factory=list)
+    overages: dict[tuple[int, date], PeriodOverage] = field(default_factory=dict)
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            table = LedgerEntry.__table__  # type: ignore[attr-defined]
+            ids = session.scalars(
+                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                [row for row, _ in self.rows],
+            ).all()
+            assert len(ids) == len(self.rows)
+            for (_, allotment), new_id in zip(self.rows, ids, strict=True):
+                if allotment is not None:
+                    allotment.last_entry_id = new_id
+        session.flush()  # the running totals, once per allotment and period
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """Within it, the functions below collect their ledger rows instead of flushing each one;
+    the running totals move in memory exactly as outside it (every check reads them). On a
+    normal exit the rows are written in one multi-row INSERT (ids in append order, so each
+    allotment's `last_entry_id` is the row appended last), then the totals in one flush.
+
+    For a batch under its contracts' locks and `no_autoflush`: nothing may read ledger rows
+    or period totals from the database in between except through these functions. On an
+    exception nothing is written: the caller rolls the transaction back."""
+    if _DEFERRED in session.info:
+        yield
+        return
+    state = _Deferred()
+    session.info[_DEFERRED] = state
+    try:
+        yield
+        state.write(session)
+    finally:
+        del session.info[_DEFERRED]
+
+
+def _pending(session: Session) -> _Deferred | None:
+    state = session.info.get(_DEFERRED)
+    return state if isinstance(state, _Deferred) else None
+
+
+def _append(session: Session, row: Row, allotment: Allotment | None = None) -> None:
+    state = _pending(session)
+    if state is not None:
+        state.rows.append((row, allotment))
+        return
+    entry = LedgerEntry(**row)
     session.add(entry)
     session.flush()
-    return entry
+    if allotment is not None:
+        allotment.last_entry_id = entry.id
+
+
+def _flush(session: Session) -> None:
+    if _pending(session) is None:
+        session.flush()
 
 
 def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) -> None:
@@ -43,14 +139,14 @@ def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) 
     assert allotment.id is not None
     if minutes < 0 and -minutes > allotment.remaining_minutes:
         raise ValueError("cannot take back more minutes than remain")
-    entry = _append(
+    _append(
         session,
         _allotment_row(allotment, kind="grant", minutes=minutes, work_entry_id=None, reason=reason),
+        allotment,
     )
     allotment.granted_minutes += minutes
     allotment.remaining_minutes += minutes
-    allotment.last_entry_id = entry.id
-    session.flush()
+    _flush(session)
 
 
 def use(
@@ -79,20 +175,23 @@ def expire(
     assert allotment.id is not None
     if minutes < 0 or minutes > allotment.remaining_minutes:
         raise ValueError("can only expire remaining minutes")
-    entry = _append(
+    _append(
         session,
         _allotment_row(
             allotment, kind="expire", minutes=minutes, work_entry_id=work_entry_id, reason=reason
         ),
+        allotment,
     )
     allotment.expired_minutes += minutes
     allotment.remaining_minutes -= minutes
-    allotment.last_entry_id = entry.id
-    session.flush()
+    _flush(session)
 
 
 def period_overage(session: Session, contract_id: int, period_start: date) -> PeriodOverage:
     """The running overage totals of a period, created at zero on first use."""
+    state = _pending(session)
+    if state is not None and (contract_id, period_start) in state.overages:
+        return state.overages[(contract_id, period_start)]
     row = session.scalar(
         select(PeriodOverage).where(
             PeriodOverage.contract_id == contract_id, PeriodOverage.period_start == period_start
@@ -101,7 +200,9 @@ def period_overage(session: Session, contract_id: int, period_start: date) -> Pe
     if row is None:
         row = PeriodOverage(contract_id=contract_id, period_start=period_start)
         session.add(row)
-        session.flush()
+        _flush(session)
+    if state is not None:
+        state.overages[(contract_id, period_start)] = row
     return row
 
 
@@ -150,10 +251,9 @@ def use_many(
     total = sum(minutes for _, minutes in parts)
     if total > allotment.remaining_minutes or -total > allotment.used_minutes:
         raise ValueError("allotment totals would go negative")
-    last = None
     for work_entry_id, minutes in parts:
         if minutes:
-            last = _append(
+            _append(
                 session,
                 _allotment_row(
                     allotment,
@@ -162,12 +262,11 @@ def use_many(
                     work_entry_id=work_entry_id,
                     reason=reason,
                 ),
+                allotment,
             )
     allotment.used_minutes += total
     allotment.remaining_minutes -= total
-    if last is not None:
-        allotment.last_entry_id = last.id
-    session.flush()
+    _flush(session)
 
 
 def overage_many(
@@ -191,7 +290,7 @@ def overage_many(
         if minutes:
             _append(
                 session,
-                LedgerEntry(
+                _row(
                     contract_id=contract_id,
                     kind="overage",
                     minutes=minutes,
@@ -202,4 +301,4 @@ def overage_many(
                 ),
             )
     setattr(totals, column, getattr(totals, column) + total)
-    session.flush()
+    _flush(session)

@@ -24,12 +24,14 @@ def consume(
     enforce_cap: bool = True,
     reason: str = "work",
     candidates: Sequence[Allotment] | None = None,
-) -> None:
+) -> Sequence[Allotment]:
     """Earliest expiry first (oldest grant on a tie); what no allotment covers is overage of
     the period of the work's date. One ledger row per allotment touched.
 
     `candidates`: the contract's allotments, already granted through the work's date and in
-    consumption order (a batch loads them once per contract); they are filtered by date here."""
+    consumption order (a batch loads them once per contract); they are filtered by date here.
+    Returns the allotments usable on the work's date, in that order (the alert check reads
+    them next)."""
     assert entry.id is not None and contract.id is not None
     if candidates is None:
         ensure_allotments(session, contract, plan, through=entry.worked_on)
@@ -56,6 +58,7 @@ def consume(
             enforce_cap=enforce_cap,
             reason=reason,
         )
+    return valid
 
 
 def _book_uncovered(

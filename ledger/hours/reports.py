@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from ledger.base import utcnow
+from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, plan_of
+from ledger.errors import NotFound
 from ledger.hours import book
 from ledger.hours.allotments import check_grantable, pending_allotment
 from ledger.hours.errors import OutsideContract
@@ -77,9 +79,17 @@ def period_allotments(
     ).all()
 
 
-def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) -> BalanceRead:
-    contract = get_contract(session, contract_id)
-    plan = plan_of(session, contract)
+def balance(
+    session: Session,
+    contract_id: int,
+    *,
+    at: datetime,
+    now: datetime,
+    loaded: tuple[Contract, Plan] | None = None,
+) -> BalanceRead:
+    """`loaded`: the contract and its plan as `contract_and_plan` read them, if the caller
+    already did (the route, which checks who may see it first)."""
+    contract, plan = loaded if loaded is not None else contract_and_plan(session, contract_id)
     assert contract.id is not None
     day = local_date(at, contract.timezone)
     check_grantable(contract, plan, day, now=utcnow(), field="at")
@@ -109,6 +119,21 @@ def balance(session: Session, contract_id: int, *, at: datetime, now: datetime) 
         overage_minutes=totals.overage_minutes + totals.on_demand_minutes,
         allotments=lines,
     )
+
+
+def contract_and_plan(
+    session: Session, contract_id: int, *, visible_to: int | None = None
+) -> tuple[Contract, Plan]:
+    """A contract and its plan in one query (a read: no lock); `visible_to` as for
+    `get_contract`: another customer's contract is not found."""
+    row = session.execute(
+        select(Contract, Plan)
+        .join(Plan, col(Plan.id) == col(Contract.plan_id))
+        .where(col(Contract.id) == contract_id)
+    ).first()
+    if row is None or (visible_to is not None and row[0].customer_id != visible_to):
+        raise NotFound(f"no contract {contract_id}")
+    return row[0], row[1]
 
 
 def statement(session: Session, contract_id: int, *, month: date, now: datetime) -> StatementRead:

@@ -14,7 +14,12 @@ from sqlmodel import col, select
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
-from ledger.contracts.service import get_contract, lock_contract, plan_of
+from ledger.contracts.service import (
+    get_contract,
+    lock_contract,
+    lock_contract_and_plan,
+    plan_of,
+)
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.hours import alerts, book
 from ledger.hours.after_hours import billable_minutes, multiplier_for
@@ -72,21 +77,31 @@ def _check_when(contract: Contract, data: WorkEntryCreate) -> None:
 
 def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> WorkEntry:
     """Record work and consume its billable minutes, all under the contract's lock."""
-    contract = lock_contract(session, contract_id)
-    plan = plan_of(session, contract)
+    contract, plan = lock_contract_and_plan(session, contract_id)
     return _post_locked(session, contract, plan, data)
 
 
 def _post_locked(
+    session: Session, contract: Contract, plan: Plan, data: WorkEntryCreate
+) -> WorkEntry:
+    entry = _prepare(session, contract, plan, data)
+    session.add(entry)
+    session.flush()
+    _book(session, contract, plan, entry)
+    return entry
+
+
+def _prepare(
     session: Session,
     contract: Contract,
     plan: Plan,
     data: WorkEntryCreate,
     *,
     closed_periods: set[date] | None = None,
-    candidates: Sequence[Allotment] | None = None,
 ) -> WorkEntry:
-    """`closed_periods` and `candidates` are what a batch loaded once for the contract."""
+    """Check a work entry against its contract and compute it; nothing is written.
+
+    `closed_periods` is what a batch loaded once for the contract."""
     assert contract.id is not None
     _check_inside(contract, data.worked_on)
     _check_when(contract, data)
@@ -113,7 +128,7 @@ def _post_locked(
         timezone=contract.timezone,
         holiday_region=contract.holiday_region,
     )
-    entry = WorkEntry(
+    return WorkEntry(
         contract_id=contract.id,
         worked_on=data.worked_on,
         period_start=period.start,
@@ -129,56 +144,80 @@ def _post_locked(
         late=data.late,
         approved_overage=data.approved_overage,
     )
-    session.add(entry)
-    session.flush()
-    if data.late:
+
+
+def _book(
+    session: Session,
+    contract: Contract,
+    plan: Plan,
+    entry: WorkEntry,
+    *,
+    candidates: Sequence[Allotment] | None = None,
+) -> None:
+    """Book a stored work entry's minutes. `candidates`: the contract's allotments a batch
+    loaded once, in consumption order."""
+    assert contract.id is not None and entry.id is not None
+    if entry.late:
         # The period's hours are gone: late work consumes nothing and is billed at the
         # overage rate on the next invoice.
         book.overage(
             session,
             contract_id=contract.id,
-            period_start=period.start,
+            period_start=entry.period_start,
             minutes=entry.billable_minutes,
             rate="late",
             work_entry_id=entry.id,
             reason="late",
         )
     else:
-        consume(session, contract=contract, plan=plan, entry=entry, candidates=candidates)
+        valid = consume(session, contract=contract, plan=plan, entry=entry, candidates=candidates)
         alerts.check_thresholds(
-            session, contract_id=contract.id, plan=plan, worked_on=data.worked_on
+            session, contract_id=contract.id, plan=plan, worked_on=entry.worked_on, candidates=valid
         )
-    return entry
 
 
 def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -> list[WorkEntry]:
     """All or nothing: the caller's transaction rolls back every entry if one is refused.
 
-    Contracts are locked in id order so two batches can never deadlock each other."""
+    Contracts are locked in id order so two batches can never deadlock each other. The entries
+    are checked and computed first and stored in one multi-row INSERT; then their minutes are
+    booked in order with the ledger rows collected and written at once (`book.deferred`). The
+    first refusal in item order is the one reported, as if the entries were posted one by one:
+    nothing an entry's checks read is changed by booking the entries before it."""
     contracts: dict[int, tuple[Contract, Plan]] = {}
     for contract_id in sorted({cid for cid, _ in items}):
         contract = lock_contract(session, contract_id)
         contracts[contract_id] = (contract, plan_of(session, contract))
+
+    def refused(index: int, exc: DomainError) -> DomainError:
+        field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
+        return type(exc)(f"entry {index}: {exc.detail}", field=field)
+
     with session.no_autoflush:  # every write below flushes itself; queries need no autoflush
         closed, candidates = _load_for_batch(session, contracts, items)
-        posted = []
+        prepared: list[WorkEntry] = []
+        invalid: tuple[int, DomainError] | None = None
         for index, (contract_id, data) in enumerate(items):
             contract, plan = contracts[contract_id]
             try:
-                posted.append(
-                    _post_locked(
-                        session,
-                        contract,
-                        plan,
-                        data,
-                        closed_periods=closed[contract_id],
-                        candidates=candidates[contract_id],
-                    )
+                prepared.append(
+                    _prepare(session, contract, plan, data, closed_periods=closed[contract_id])
                 )
             except DomainError as exc:
-                field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
-                raise type(exc)(f"entry {index}: {exc.detail}", field=field) from exc
-    return posted
+                invalid = (index, exc)
+                break
+        session.add_all(prepared)
+        session.flush()
+        with book.deferred(session):
+            for index, entry in enumerate(prepared):
+                contract, plan = contracts[entry.contract_id]
+                try:
+                    _book(session, contract, plan, entry, candidates=candidates[entry.contract_id])
+                except DomainError as exc:
+                    raise refused(index, exc) from exc
+            if invalid is not None:
+                raise refused(*invalid) from invalid[1]
+    return prepared
 
 
 def _load_for_batch(

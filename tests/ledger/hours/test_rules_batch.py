@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func
 from sqlalchemy.orm import Session
+from sqlmodel import col, select
 
+from ledger.hours.models import Allotment, LedgerEntry
 from tests.ledger.hours.helpers import (
     Headers,
     assert_ledger_balances,
@@ -216,3 +219,56 @@ def test_late_work_in_a_batch(client: TestClient, finance: Headers, session: Ses
         [("late", None, 60)],
         [("allotment", ("2026-02",), 60)],
     ]
+
+
+def test_the_first_refusal_in_order_is_reported_whatever_its_kind(
+    client: TestClient, finance: Headers
+) -> None:
+    """Entries are checked before any is booked; a refusal that only booking finds (the cap)
+    still wins over a later entry's bad date, as if they were posted one by one."""
+    capped = contract_id(client, finance, overage_cap_hours="2")
+    later = contract_id(client, finance, start_date="2026-03-01")
+    body = {
+        "entries": [
+            _item(capped, "2026-01-10", 20 * 60),
+            _item(capped, "2026-01-11", 3 * 60),
+            _item(later, "2026-01-10", 60),
+        ]
+    }
+    problem = assert_problem(client.post(URL, json=body, headers=finance), 409)
+    assert "entries.1" in problem["detail"], problem
+    body["entries"] = [body["entries"][0], body["entries"][2], body["entries"][1]]
+    problem = assert_problem(client.post(URL, json=body, headers=finance), 422)
+    assert error_fields(problem) == ["entries.1.worked_on"]
+    assert _counts(client, finance, capped, later) == [0, 0]
+    assert statement(client, finance, capped, "2026-01")["used_minutes"] == 0
+
+
+def test_a_batch_leaves_each_allotment_pointing_at_its_last_row(
+    client: TestClient, finance: Headers, session: Session
+) -> None:
+    """The batch writes its ledger rows at once; `last_entry_id` is still each allotment's
+    latest row, and the totals are the sums of the rows."""
+    first = contract_id(client, finance)
+    second = contract_id(client, finance, overage_cap_hours="1")
+    entries = [
+        _item(contract, f"2026-01-{day:02d}", minutes)
+        for day in range(5, 12)
+        for contract, minutes in ((first, 200), (second, 180))
+    ]
+    entries.append(_item(second, "2026-02-03", 30))
+    response = client.post(URL, json={"entries": entries}, headers=finance)
+    assert response.status_code == 201, response.text
+    session.expire_all()
+    for contract in (first, second):
+        assert_ledger_balances(session, contract)
+        for allotment in session.scalars(
+            select(Allotment).where(col(Allotment.contract_id) == contract)
+        ):
+            latest = session.scalar(
+                select(func.max(LedgerEntry.id)).where(
+                    col(LedgerEntry.allotment_id) == allotment.id
+                )
+            )
+            assert allotment.last_entry_id == latest, allotment
+    assert statement(client, finance, second, "2026-01")["overage_minutes"] == 60
