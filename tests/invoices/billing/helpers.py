@@ -387,6 +387,7 @@ def start_hourglass(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: a kill can take its renderers too
     )
 
 

@@ -8,6 +8,7 @@ invoices exist.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
@@ -56,7 +57,9 @@ def _kill_when(url: str, stage: str, threshold: int) -> int:
             with watcher.connect() as conn:
                 seen = int(conn.execute(sa.text(COUNTS[stage])).scalar_one())
             if seen >= threshold:
-                process.send_signal(signal.SIGKILL)
+                # The worker dies with its rendering processes (and multiprocessing's resource
+                # tracker), as when its machine goes: the whole process group at once.
+                os.killpg(process.pid, signal.SIGKILL)
                 break
             if process.poll() is not None:
                 _, err = process.communicate()
@@ -66,7 +69,7 @@ def _kill_when(url: str, stage: str, threshold: int) -> int:
             pytest.fail(f"no progress in {stage} within two minutes")
         process.wait(timeout=30)
         assert process.returncode == -signal.SIGKILL
-        process.communicate()
+        process.communicate(timeout=30)
         return seen
     finally:
         if process.poll() is None:
