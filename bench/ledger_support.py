@@ -1,19 +1,14 @@
 """What the ledger benches share, and nothing from the tests: a throwaway PostgreSQL, a
 database context, data made through the services, a finance token, percentiles.
 
-(The PostgreSQL starter mirrors the test suite's on purpose: benches and tests import nothing
-from each other, so either can change freely.)
+(The throwaway PostgreSQL is `bench.support`'s, shared with the billing bench; benches and tests
+import nothing from each other, so either can change freely.)
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.tokens import Role, create_token
+from bench.support import throwaway_postgres
 from ledger.catalog.models import Plan
 from ledger.catalog.schemas import PlanCreate
 from ledger.catalog.service import create_plan as create_plan_service
@@ -37,7 +33,6 @@ from ledger.customers.schemas import CustomerCreate
 from ledger.customers.service import create_customer as create_customer_service
 
 _sequence = count(1)
-BINDIRS = [f"/usr/lib/postgresql/{v}/bin" for v in (15, 16, 17)]
 
 BUSINESS_PLAN: dict[str, Any] = {
     "name": "Business support",
@@ -114,59 +109,3 @@ def database(args: argparse.Namespace) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="hourglass-bench-") as scratch:
         yield f"sqlite:///{Path(scratch) / 'bench.db'}"
-
-
-def _bindir() -> Path:
-    for candidate in [os.environ.get("HOURGLASS_TEST_PG_BINDIR", ""), *BINDIRS]:
-        if candidate and (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
-
-
-def _as_server_user(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL on a free loopback port, durability off; yields its admin URL."""
-    bindir = _bindir()
-    root = Path(tempfile.mkdtemp(prefix="hourglass-bench-pg-"))
-    data, sockets = root / "data", root / "sockets"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-        os.chmod(root, 0o700)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    log = root / "server.log"
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
-    initdb += ["-E", "UTF8", "--no-sync", "--locale=C.UTF-8"]
-    options = (
-        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-    )
-    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data)]
-    try:
-        subprocess.run(_as_server_user(initdb), check=True, capture_output=True)
-        start = [*pg_ctl, "-l", str(log), "-o", options, "-w", "-t", "60", "start"]
-        subprocess.run(_as_server_user(start), check=True, capture_output=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL did not start: {log}") from None
-                time.sleep(0.1)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        stop = [*pg_ctl, "-m", "immediate", "stop"]
-        subprocess.run(_as_server_user(stop), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
