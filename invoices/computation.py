@@ -10,18 +10,21 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import col, select
+from sqlmodel import col
 
 from invoices import lines as invoice_lines
 from invoices.models import Adjustment, CreditCarryover, Invoice
+from invoices.period_inputs import PeriodInputs, ToCompute, key_of, load_inputs
 from invoices.sla_credits import SlaForPeriod, sla_for_period
-from invoices.statement_data import pending_late_minutes
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
-from ledger.hours import book
 from ledger.hours.models import WorkEntry
 from ledger.periods import Period
+
+ComputedPeriod = tuple[
+    invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
+]
 
 
 def compute_period(
@@ -32,37 +35,47 @@ def compute_period(
     customer: Customer,
     period: Period,
     now: datetime,
-) -> tuple[
-    invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
-]:
-    assert contract.id is not None
-    overage = book.period_totals(session, contract.id, period.start)
-    late = pending_late_minutes(session, contract.id)
-    adjustments = list(
-        session.scalars(
-            select(Adjustment)
-            .where(col(Adjustment.contract_id) == contract.id, col(Adjustment.invoice_id).is_(None))
-            .order_by(col(Adjustment.id))
-        )
+    inputs: PeriodInputs | None = None,
+) -> ComputedPeriod:
+    """`inputs` are the period's inputs already read (`period_inputs.load_inputs`: a run's
+    chunk reads them for all its contracts at once); without them they are read here, by the
+    same loader with a list of one."""
+    if inputs is None:
+        inputs = load_inputs(session, [ToCompute(contract, plan, period)])[key_of(contract, period)]
+    return compute_from_inputs(
+        session,
+        contract=contract,
+        plan=plan,
+        customer=customer,
+        period=period,
+        now=now,
+        inputs=inputs,
     )
-    carried = list(
-        session.scalars(
-            select(CreditCarryover)
-            .where(
-                col(CreditCarryover.contract_id) == contract.id,
-                col(CreditCarryover.applied_invoice_id).is_(None),
-            )
-            .order_by(col(CreditCarryover.id))
-        )
+
+
+def compute_from_inputs(
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    customer: Customer,
+    period: Period,
+    now: datetime,
+    inputs: PeriodInputs,
+) -> ComputedPeriod:
+    """The billing rules applied to the inputs: reads nothing (the session is only handed on
+    to the SLA reports, which read nothing when given their inputs)."""
+    late, adjustments, carried = inputs.late, inputs.adjustments, inputs.carried
+    sla = sla_for_period(
+        session, contract=contract, plan=plan, period=period, now=now, inputs=inputs.sla
     )
-    sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=now)
     lines = [
         *invoice_lines.fee_lines(contract, plan, period),
         *invoice_lines.usage_lines(
             plan,
             period,
-            overage_minutes=overage.overage_minutes,
-            on_demand_minutes=overage.on_demand_minutes,
+            overage_minutes=inputs.overage_minutes,
+            on_demand_minutes=inputs.on_demand_minutes,
         ),
         *invoice_lines.late_work_lines(plan, late),
         *sla.credit_lines,

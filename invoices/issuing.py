@@ -28,6 +28,7 @@ from invoices.models import (
 from invoices.notifications import events as notify
 from invoices.numbering import next_number, reserve_numbers
 from invoices.payments.models import PaymentOutbox
+from invoices.period_inputs import PeriodInputs
 from invoices.runs.models import DocumentJob
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
@@ -167,16 +168,25 @@ def draft_period(
     now: datetime,
     billing_run_id: int | None = None,
     preview: bool = False,
+    inputs: PeriodInputs | None = None,
 ) -> Draft:
     """Close the period and write its invoice as a draft, with everything it bills settled.
 
     The one billing path: a dry run, a single contract and a run's chunk all come here; the
-    draft gets its number when its chunk is issued (`issue_drafts`)."""
+    draft gets its number when its chunk is issued (`issue_drafts`). `inputs` are the
+    period's inputs read after its closing (a chunk reads them for all its contracts at once,
+    `period_inputs.load_inputs`); without them `compute_period` reads them."""
     assert contract.id is not None
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
     totals, late, adjustments, carried, _sla = compute_period(
-        session, contract=contract, plan=plan, customer=customer, period=period, now=now
+        session,
+        contract=contract,
+        plan=plan,
+        customer=customer,
+        period=period,
+        now=now,
+        inputs=inputs,
     )
     invoice = Invoice(
         customer_id=contract.customer_id,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from invoices import pdf
 from invoices.fees import month_fee_charged_minor
 from invoices.lines import Line
+from invoices.period_inputs import SlaInputs, ToCompute, key_of, load_sla_inputs
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.periods import Period, add_months, month_label, month_period, overlap_days
@@ -28,8 +29,20 @@ class SlaForPeriod:
 
 
 def sla_for_period(
-    session: Session, *, contract: Contract, plan: Plan, period: Period, now: datetime
+    session: Session,
+    *,
+    contract: Contract,
+    plan: Plan,
+    period: Period,
+    now: datetime,
+    inputs: SlaInputs | None = None,
 ) -> SlaForPeriod:
+    """`inputs` are the period's incidents and tickets already read (a run's chunk reads them
+    for all its contracts at once); without them they are read here, the same way."""
+    if inputs is None:
+        inputs = load_sla_inputs(session, [ToCompute(contract, plan, period)])[
+            key_of(contract, period)
+        ]
     lines: list[Line] = []
     components: list[pdf.ComponentAvailability] = []
     tickets: dict[str, list[int]] = {}
@@ -38,7 +51,13 @@ def sla_for_period(
         if overlap_days(month_period(month), contract.start_date, contract.end_date):
             fee = month_fee_charged_minor(contract, plan, month)
             for row in availability_report(
-                session, contract, plan, month, fee_charged_minor=fee, now=now
+                session,
+                contract,
+                plan,
+                month,
+                fee_charged_minor=fee,
+                now=now,
+                incidents=inputs.incidents,
             ):
                 components.append(
                     pdf.ComponentAvailability(
@@ -59,7 +78,7 @@ def sla_for_period(
                             -row.credit_minor,
                         )
                     )
-            report = sla_report(session, contract, plan, month, now=now)
+            report = sla_report(session, contract, plan, month, now=now, tickets=inputs.tickets)
             for severity, figures in report.severities.items():
                 counts = tickets.setdefault(severity, [0, 0, 0])
                 counts[0] += figures.tickets

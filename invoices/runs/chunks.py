@@ -4,7 +4,8 @@ A worker claims up to `size` pending jobs with `FOR UPDATE SKIP LOCKED` and bill
 that same transaction: the claim is the transaction, so a worker that dies (kill -9, a lost
 connection) releases its chunk the moment the database drops its session, and nothing of it
 was committed. The chunk is billed in one savepoint, the first due period of all its contracts
-closed together (`ledger.hours.bulk_closing`), then each contract drafted on the one billing path
+closed together (`ledger.hours.bulk_closing`), their inputs read together
+(`invoices.period_inputs`), then each contract drafted on the one billing path
 (`issuing.draft_period`); if any contract fails, that savepoint is rolled back and the chunk is
 billed again a contract per savepoint, so one contract's failure is recorded on its job and the
 rest of the chunk is issued. The chunk's invoices are numbered by one locked update
@@ -21,8 +22,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts
+from invoices.period_inputs import PeriodInputs, ToCompute, key_of, load_inputs
 from invoices.runs.models import BillingJob, BillingRun
-from invoices.runs.periods import next_unbilled_period
+from invoices.runs.periods import next_unbilled_period, next_unbilled_periods
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
@@ -103,9 +105,13 @@ def _draft_contract(
     run_period: Period,
     *,
     now: datetime,
+    first_inputs: PeriodInputs | None = None,
 ) -> list[Draft]:
-    """Every due period of one contract, drafted in order (`period` is its first)."""
+    """Every due period of one contract, drafted in order (`period` is its first, computed
+    from `first_inputs` when the chunk read them; a later one reads its own, after the
+    earlier invoice settled what it billed)."""
     mine: list[Draft] = []
+    inputs = first_inputs
     while period is not None:
         mine.append(
             draft_period(
@@ -116,8 +122,10 @@ def _draft_contract(
                 period=period,
                 now=now,
                 billing_run_id=job.run_id,
+                inputs=inputs,
             )
         )
+        inputs = None
         period = next_unbilled_period(session, contract, plan, run_period)
     return mine
 
@@ -133,33 +141,43 @@ def _bill_at_once(
 ) -> Billed | None:
     """The whole chunk in one savepoint, its first periods closed together
     (`bulk_closing.close_periods`), then drafted contract by contract on the one billing path.
-    None (and nothing written) when any contract fails: the chunk is then billed one by one."""
+    None (and nothing written) when any contract fails: the chunk is then billed one by one,
+    as it is when it holds a contract twice (jobs of two runs), whose periods depend on each
+    other."""
+    if len({job.contract_id for job, _ in claimed}) != len(claimed):
+        return None
     savepoint = session.begin_nested()
     try:
         firsts = []
+        wanted = []
         for job, period_start in claimed:
             contract = contracts[job.contract_id]
-            plan = plans[contract.plan_id]
-            run_period = month_period(period_start)
-            firsts.append(
-                (
-                    job,
-                    contract,
-                    plan,
-                    run_period,
-                    next_unbilled_period(session, contract, plan, run_period),
-                )
-            )
+            wanted.append((contract, plans[contract.plan_id], month_period(period_start)))
+        due = next_unbilled_periods(session, wanted)
+        for (job, _), (contract, plan, run_period) in zip(claimed, wanted, strict=True):
+            assert contract.id is not None
+            firsts.append((job, contract, plan, run_period, due[contract.id]))
         close_periods(
             session,
             [ToClose(c, p, first) for _, c, p, _, first in firsts if first is not None],
             now=now,
         )
+        inputs = load_inputs(
+            session, [ToCompute(c, p, first) for _, c, p, _, first in firsts if first is not None]
+        )
         billed: Billed = {}
         for job, contract, plan, run_period, first in firsts:
             customer = customers[contract.customer_id]
             billed[job.id] = _draft_contract(
-                session, job, contract, plan, customer, first, run_period, now=now
+                session,
+                job,
+                contract,
+                plan,
+                customer,
+                first,
+                run_period,
+                now=now,
+                first_inputs=None if first is None else inputs[key_of(contract, first)],
             )
         savepoint.commit()
     except Exception:

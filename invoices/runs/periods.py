@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,21 +71,56 @@ def next_unbilled_period(
     invoice: catch-up of never-billed periods comes first, in order. A contract that ended
     before the run's period but still has late work or adjustments waiting gets one more
     invoice, for the run's period, carrying just those."""
-    invoiced = set(
-        session.scalars(
-            select(col(Invoice.period_start)).where(col(Invoice.contract_id) == contract.id)
+    assert contract.id is not None
+    return next_unbilled_periods(session, [(contract, plan, run_period)])[contract.id]
+
+
+def next_unbilled_periods(
+    session: Session, items: Sequence[tuple[Contract, Plan, Period]]
+) -> dict[int, Period | None]:
+    """`next_unbilled_period` of many contracts (each once) in two queries: the invoiced
+    period starts of all of them, then the pending charges of those that need the answer."""
+    contract_ids = [contract.id for contract, _, _ in items if contract.id is not None]
+    if not contract_ids:
+        return {}
+    invoiced: dict[int, set[date]] = defaultdict(set)
+    for contract_id, period_start in session.execute(
+        select(col(Invoice.contract_id), col(Invoice.period_start)).where(
+            col(Invoice.contract_id).in_(contract_ids)
         )
-    )
-    for period in contract_periods(contract, plan, through=run_period.end - timedelta(days=1)):
-        if period.end > run_period.end:
-            return None
-        if period.start not in invoiced:
-            return period
-    if (
-        contract.end_date is not None
-        and contract.end_date < run_period.start
-        and run_period.start not in invoiced
-        and session.scalar(sa.select(has_pending_charges(contract.id)))
     ):
-        return run_period
-    return None
+        invoiced[contract_id].add(period_start)
+    due: dict[int, Period | None] = {}
+    ask_pending: dict[int, Period] = {}
+    for contract, plan, run_period in items:
+        assert contract.id is not None
+        mine = invoiced.get(contract.id, set())
+        due[contract.id] = None
+        found = False
+        for period in contract_periods(contract, plan, through=run_period.end - timedelta(days=1)):
+            if period.end > run_period.end:
+                found = True
+                break
+            if period.start not in mine:
+                due[contract.id] = period
+                found = True
+                break
+        if (
+            not found
+            and contract.end_date is not None
+            and contract.end_date < run_period.start
+            and run_period.start not in mine
+        ):
+            ask_pending[contract.id] = run_period
+    if ask_pending:
+        pending = set(
+            session.scalars(
+                select(col(Contract.id)).where(
+                    col(Contract.id).in_(sorted(ask_pending)), has_pending_charges(col(Contract.id))
+                )
+            )
+        )
+        for contract_id, run_period in ask_pending.items():
+            if contract_id in pending:
+                due[contract_id] = run_period
+    return due

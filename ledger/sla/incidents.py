@@ -14,7 +14,7 @@ Choices where the SPEC is silent:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -173,14 +173,15 @@ def to_reads(session: Session, incidents: Sequence[Incident]) -> list[IncidentRe
     return reads
 
 
-def _incidents_by_component(
-    session: Session, contract: Contract, names: Sequence[str], month_first_day: date
-) -> dict[str, list[tuple[datetime, datetime | None, bool]]]:
-    """The plan's components' incidents touching the month, clipped to the contract's cover."""
-    month_start, month_end = month_bounds(
-        month_first_day.year, month_first_day.month, contract.timezone
-    )
-    cover_start, cover_end = covered_instants(contract)
+IncidentRow = tuple[str, datetime, datetime | None, bool]
+"""One component an incident took down: (component, started_at, ended_at, scheduled)."""
+
+
+def incident_rows(
+    session: Session, names: Iterable[str], start: datetime, end: datetime
+) -> list[IncidentRow]:
+    """The named components' incidents touching [start, end), in one query: a month's, or
+    all that a chunk of contracts' periods need at once."""
     rows = session.execute(
         select(
             col(IncidentComponent.component),
@@ -190,13 +191,35 @@ def _incidents_by_component(
         )
         .join(Incident, col(Incident.id) == col(IncidentComponent.incident_id))
         .where(
-            col(IncidentComponent.component).in_(list(names)),
-            col(Incident.started_at) < month_end,
-            or_(col(Incident.ended_at).is_(None), col(Incident.ended_at) > month_start),
+            col(IncidentComponent.component).in_(sorted(set(names))),
+            col(Incident.started_at) < end,
+            or_(col(Incident.ended_at).is_(None), col(Incident.ended_at) > start),
         )
+        .order_by(col(IncidentComponent.id))
     ).all()
+    return [(component, started, ended, scheduled) for component, started, ended, scheduled in rows]
+
+
+def _incidents_by_component(
+    contract: Contract,
+    names: Sequence[str],
+    month_first_day: date,
+    rows: Iterable[IncidentRow],
+) -> dict[str, list[tuple[datetime, datetime | None, bool]]]:
+    """The plan's components' incidents touching the month, clipped to the contract's cover.
+
+    `rows` may hold more (other components, other months): they are left out here."""
+    month_start, month_end = month_bounds(
+        month_first_day.year, month_first_day.month, contract.timezone
+    )
+    cover_start, cover_end = covered_instants(contract)
+    wanted = set(names)
     by_component: dict[str, list[tuple[datetime, datetime | None, bool]]] = {}
     for component, started_at, ended_at, scheduled in rows:
+        if component not in wanted or not started_at < month_end:
+            continue
+        if ended_at is not None and not ended_at > month_start:
+            continue
         start = max(started_at, cover_start)
         end = ended_at
         if cover_end is not None:
@@ -215,21 +238,26 @@ def availability_report(
     *,
     fee_charged_minor: int,
     now: datetime,
+    incidents: Sequence[IncidentRow] | None = None,
 ) -> list[ComponentAvailability]:
     """Per component of the plan: downtime, availability and the credit it earns.
 
     `fee_charged_minor` is the fee actually charged for the month (after discount and
     proration), which the caller computes: the ledger does not know invoices. Each component's
-    `credit_minor` is one invoice line.
+    `credit_minor` is one invoice line. `incidents` are rows already read (`incident_rows`, a
+    superset of the month's is fine); without them the month's are read here.
     """
     check_month_covered(contract, month_first_day)
     components = terms.components(plan)
-    incidents = _incidents_by_component(
-        session, contract, [name for name, _ in components], month_first_day
-    )
+    names = [name for name, _ in components]
+    if incidents is None:
+        month_start, month_end = month_bounds(
+            month_first_day.year, month_first_day.month, contract.timezone
+        )
+        incidents = incident_rows(session, names, month_start, month_end)
     return monthly_availability_report(
         components=components,
-        incidents=incidents,
+        incidents=_incidents_by_component(contract, names, month_first_day, incidents),
         month=(month_first_day.year, month_first_day.month),
         timezone=contract.timezone,
         fee_charged_minor=fee_charged_minor,

@@ -12,10 +12,12 @@ Choices where the SPEC is silent (see also `ledger.sla.response`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -289,21 +291,59 @@ class SlaReport:
     breach_credit_minor: int | None
 
 
-def sla_report(
-    session: Session, contract: Contract, plan: Plan, month_first_day: date, *, now: datetime
-) -> SlaReport:
-    """Tickets opened in the month (contract time zone), judged against `now`."""
-    check_month_covered(contract, month_first_day)
-    month_start, month_end = month_bounds(
-        month_first_day.year, month_first_day.month, contract.timezone
-    )
-    tickets = session.scalars(
-        select(Ticket).where(
-            col(Ticket.contract_id) == contract.id,
-            col(Ticket.opened_at) >= month_start,
-            col(Ticket.opened_at) < month_end,
+class TicketTimes(NamedTuple):
+    """What the monthly report reads of a ticket."""
+
+    contract_id: int
+    severity: str
+    opened_at: datetime
+    due_at: datetime | None
+    responded_at: datetime | None
+
+
+def ticket_times(
+    session: Session, contract_ids: Iterable[int], start: datetime, end: datetime
+) -> list[TicketTimes]:
+    """The contracts' tickets opened in [start, end), in one query: a month's for one
+    contract, or all that a chunk of contracts' periods need at once."""
+    rows = session.execute(
+        sa.select(
+            col(Ticket.contract_id),
+            col(Ticket.severity),
+            col(Ticket.opened_at),
+            col(Ticket.due_at),
+            col(Ticket.responded_at),
         )
+        .where(
+            col(Ticket.contract_id).in_(sorted(set(contract_ids))),
+            col(Ticket.opened_at) >= start,
+            col(Ticket.opened_at) < end,
+        )
+        .order_by(col(Ticket.id))
     ).all()
+    return [TicketTimes(*row) for row in rows]
+
+
+def sla_report(
+    session: Session,
+    contract: Contract,
+    plan: Plan,
+    month_first_day: date,
+    *,
+    now: datetime,
+    tickets: Sequence[TicketTimes] | None = None,
+) -> SlaReport:
+    """Tickets opened in the month (contract time zone), judged against `now`.
+
+    `tickets` are the contract's tickets already read (`ticket_times`, a superset of the
+    month's is fine); without them the month's are read here."""
+    check_month_covered(contract, month_first_day)
+    if tickets is None:
+        assert contract.id is not None
+        month_start, month_end = month_bounds(
+            month_first_day.year, month_first_day.month, contract.timezone
+        )
+        tickets = ticket_times(session, [contract.id], month_start, month_end)
     severities = monthly_sla_report(
         [
             (
@@ -312,6 +352,7 @@ def sla_report(
                 ticket_status(due_at=ticket.due_at, responded_at=ticket.responded_at, now=now),
             )
             for ticket in tickets
+            if ticket.contract_id == contract.id
         ],
         month=(month_first_day.year, month_first_day.month),
         timezone=contract.timezone,
