@@ -20,15 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import col, select
 
-from invoices.issuing import IssuerDetails, Preview, preview_period
+from invoices.issuing import IssuerDetails, Preview
 from invoices.runs.chunks import DEFAULT_CHUNK, describe
 from invoices.runs.completion import finalize_if_done, run_summary
+from invoices.runs.dry_run import preview_chunk
 from invoices.runs.models import BillingJob, BillingRun
-from invoices.runs.periods import check_period_billable, eligible_contracts, next_unbilled_period
+from invoices.runs.periods import check_period_billable, eligible_contracts
 from invoices.runs.worker import tick as work_step
 from ledger.base import unit_of_work, utcnow
-from ledger.contracts.service import lock_contract, plan_of
-from ledger.customers.models import Customer
 from ledger.errors import NotFound
 from ledger.periods import month_period
 
@@ -169,37 +168,21 @@ class PreviewResult:
 def preview_run(biller: Biller, month: date, *, now: datetime) -> PreviewResult:
     """A dry run: every invoice the run would issue now, in a transaction that is rolled back.
 
-    Each contract is previewed in a savepoint, so one contract's failure is reported and the
-    others are still shown, exactly as a real run records it and goes on."""
+    A chunk of contracts at a time on a run's path (`invoices.runs.dry_run`); a chunk with a
+    failing contract is previewed again a contract per savepoint, so one contract's failure is
+    reported and the others are still shown, exactly as a real run records it and goes on."""
     period = month_period(month)
     result = PreviewResult(previews=[], failures=[])
     session = biller.factory()
     try:
-        for contract_id in session.scalars(eligible_contracts(period)).all():
-            savepoint = session.begin_nested()
-            try:
-                contract = lock_contract(session, contract_id)
-                plan = plan_of(session, contract)
-                customer = session.get(Customer, contract.customer_id)
-                assert customer is not None
-                shown = []
-                while (due := next_unbilled_period(session, contract, plan, period)) is not None:
-                    shown.append(
-                        preview_period(
-                            session,
-                            contract=contract,
-                            plan=plan,
-                            customer=customer,
-                            period=due,
-                            issuer=biller.issuer,
-                            now=now,
-                        )
-                    )
-                savepoint.commit()
-                result.previews.extend(shown)
-            except Exception as exc:  # one contract's failure must not hide the others
-                savepoint.rollback()
-                result.failures.append({"contract_id": contract_id, "error": describe(exc)})
+        contract_ids = list(session.scalars(eligible_contracts(period)).all())
+        size = max(1, biller.chunk_size)
+        for at in range(0, len(contract_ids), size):
+            chunk = preview_chunk(
+                session, contract_ids[at : at + size], period, issuer=biller.issuer, now=now
+            )
+            result.previews.extend(chunk.previews)
+            result.failures.extend(chunk.failures)
     finally:
         session.rollback()
         session.close()

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+import invoices.issuing
 import invoices.runs.chunks
 from invoices.issuing import Draft
 from invoices.models import CreditCarryover, Invoice, InvoiceLine, NumberSequence
@@ -251,14 +252,14 @@ def test_a_dry_run_reports_one_contracts_failure_and_previews_the_others(
 ) -> None:
     contracts = [create_contract(client, finance) for _ in range(3)]
     broken = contracts[1]
-    real_preview_period = invoices.runs.flows.preview_period
+    real_compute_period = invoices.issuing.compute_period
 
-    def preview_period(session: Session, **kwargs: Any) -> Any:
+    def compute_period(session: Session, **kwargs: Any) -> Any:
         if kwargs["contract"].id == broken:
             raise RuntimeError("renderer exploded")
-        return real_preview_period(session, **kwargs)
+        return real_compute_period(session, **kwargs)
 
-    monkeypatch.setattr(invoices.runs.flows, "preview_period", preview_period)
+    monkeypatch.setattr(invoices.issuing, "compute_period", compute_period)
     response = client.post(
         "/v1/billing-runs", json={"period": "2026-01", "dry_run": True}, headers=finance
     )
