@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts
-from invoices.period_inputs import PeriodInputs, ToCompute, key_of, load_inputs
+from invoices.period_inputs import ToCompute, key_of, load_inputs
 from invoices.runs.models import BillingJob, BillingRun
 from invoices.runs.periods import next_unbilled_period, next_unbilled_periods
 from ledger.catalog.models import Plan
@@ -105,13 +105,9 @@ def _draft_contract(
     run_period: Period,
     *,
     now: datetime,
-    first_inputs: PeriodInputs | None = None,
 ) -> list[Draft]:
-    """Every due period of one contract, drafted in order (`period` is its first, computed
-    from `first_inputs` when the chunk read them; a later one reads its own, after the
-    earlier invoice settled what it billed)."""
+    """Every due period of one contract, drafted in order (`period` is its first)."""
     mine: list[Draft] = []
-    inputs = first_inputs
     while period is not None:
         mine.append(
             draft_period(
@@ -122,10 +118,8 @@ def _draft_contract(
                 period=period,
                 now=now,
                 billing_run_id=job.run_id,
-                inputs=inputs,
             )
         )
-        inputs = None
         period = next_unbilled_period(session, contract, plan, run_period)
     return mine
 
@@ -165,25 +159,47 @@ def _bill_at_once(
         inputs = load_inputs(
             session, [ToCompute(c, p, first) for _, c, p, _, first in firsts if first is not None]
         )
-        billed: Billed = {}
+        drafts: dict[int | None, list[Draft]] = {}
+        drafted = []
         for job, contract, plan, run_period, first in firsts:
-            customer = customers[contract.customer_id]
-            billed[job.id] = _draft_contract(
-                session,
-                job,
-                contract,
-                plan,
-                customer,
-                first,
-                run_period,
-                now=now,
-                first_inputs=None if first is None else inputs[key_of(contract, first)],
-            )
+            mine = drafts[job.id] = []
+            if first is not None:
+                mine.append(
+                    draft_period(
+                        session,
+                        contract=contract,
+                        plan=plan,
+                        customer=customers[contract.customer_id],
+                        period=first,
+                        now=now,
+                        billing_run_id=job.run_id,
+                        inputs=inputs[key_of(contract, first)],
+                    )
+                )
+                drafted.append((job, contract, plan, run_period))
+        # Catch-up: a contract with further due periods drafts them one by one, each after
+        # the one before it settled what it billed.
+        further = next_unbilled_periods(session, [(c, p, r) for _, c, p, r in drafted])
+        for job, contract, plan, run_period in drafted:
+            assert contract.id is not None
+            if (period := further[contract.id]) is not None:
+                drafts[job.id].extend(
+                    _draft_contract(
+                        session,
+                        job,
+                        contract,
+                        plan,
+                        customers[contract.customer_id],
+                        period,
+                        run_period,
+                        now=now,
+                    )
+                )
         savepoint.commit()
     except Exception:
         savepoint.rollback()
         return None
-    return billed
+    return dict(drafts)
 
 
 def _bill_one_by_one(

@@ -22,7 +22,7 @@ from invoices import lines as invoice_lines
 from invoices.issuer import IssuerDetails
 from invoices.issuing import Preview, draft_period, preview_period
 from invoices.models import Invoice, InvoiceLine
-from invoices.period_inputs import ToCompute, key_of, load_inputs
+from invoices.period_inputs import PeriodInputs, ToCompute, key_of, load_inputs
 from invoices.runs.chunks import _load, describe
 from invoices.runs.periods import next_unbilled_period, next_unbilled_periods
 from ledger.catalog.models import Plan
@@ -75,6 +75,30 @@ def _previews(session: Session, drafted: list[tuple[Contract, Invoice, bool]]) -
     return previews
 
 
+def _draft(
+    session: Session,
+    contract: Contract,
+    plan: Plan,
+    customers: dict[int, Customer],
+    period: Period,
+    inputs: PeriodInputs | None,
+    *,
+    now: datetime,
+) -> tuple[Contract, Invoice, bool]:
+    ended = period_has_ended(contract, period, now)
+    draft = draft_period(
+        session,
+        contract=contract,
+        plan=plan,
+        customer=customers[contract.customer_id],
+        period=period,
+        now=now,
+        preview=True,
+        inputs=inputs,
+    )
+    return contract, draft.invoice, ended
+
+
 def _preview_at_once(
     session: Session, contract_ids: list[int], run_period: Period, *, now: datetime
 ) -> list[Preview]:
@@ -92,26 +116,36 @@ def _preview_at_once(
         now=now,
     )
     inputs = load_inputs(session, [ToCompute(c, p, f) for c, p, f in firsts if f is not None])
-    drafted: list[tuple[Contract, Invoice, bool]] = []
+    shown: dict[int, list[tuple[Contract, Invoice, bool]]] = {}
     for contract, plan, period in firsts:
-        customer = customers[contract.customer_id]
-        mine = inputs[key_of(contract, period)] if period is not None else None
-        while period is not None:
-            ended = period_has_ended(contract, period, now)
-            draft = draft_period(
-                session,
-                contract=contract,
-                plan=plan,
-                customer=customer,
-                period=period,
-                now=now,
-                preview=True,
-                inputs=mine,
+        assert contract.id is not None
+        mine = shown.setdefault(contract.id, [])
+        if period is not None:
+            mine.append(
+                _draft(
+                    session,
+                    contract,
+                    plan,
+                    customers,
+                    period,
+                    inputs[key_of(contract, period)],
+                    now=now,
+                )
             )
-            drafted.append((contract, draft.invoice, ended))
-            mine = None  # a later period reads its own, after this one settled what it billed
+    # Catch-up: a contract with further due periods drafts them one by one, each after the
+    # one before it settled what it billed.
+    drafted = [(c, p, run_period) for c, p, f in firsts if f is not None]
+    further = next_unbilled_periods(session, drafted)
+    for contract, plan, _ in drafted:
+        assert contract.id is not None
+        period = further[contract.id]
+        while period is not None:
+            shown[contract.id].append(
+                _draft(session, contract, plan, customers, period, None, now=now)
+            )
             period = next_unbilled_period(session, contract, plan, run_period)
-    return _previews(session, drafted)
+    drafted_in_order = [entry for cid in contract_ids for entry in shown[cid]]
+    return _previews(session, drafted_in_order)
 
 
 def _preview_one(
