@@ -10,18 +10,22 @@ Each run reports, in the same run on the same data:
 - `issue_s`: start of the run until every contract's job is done (every invoice committed);
 - `documents_s`: from there until the run is `completed` (every invoice has its documents);
 - `wall_s`; `one_invoice_each`, `gapless` (numbers 1..N) checked; `peak_rss_mb`: the largest
-  peak RSS (VmHWM) of a worker process, and of one of its rendering processes.
+  peak RSS (VmHWM) of a worker process, and of one of its rendering processes;
+- with `--dry-run`, `dry_run_s`: `POST /v1/billing-runs` with `"dry_run": true` to
+  `hourglass serve` on the same data, before the run (a preview of every contract checked);
+  null without it.
 
 Loading: a handful of template contracts are created through the services (so their ledger
 rows, allotment totals and overage totals obey the real rules), then cloned in bulk with
 SQLAlchemy core inserts and fresh ids; the load time is printed apart from the run.
 
     .venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3] [--workers 1,2]
-        [--no-sqlite] [--no-postgres] [--no-documents] [--json]
+        [--no-sqlite] [--no-postgres] [--no-documents] [--dry-run] [--json]
 
 `--no-documents` leaves rendering out (issuing only: workers run with no document jobs taken).
 `--json` prints, as the last line, `{"runs": [{"engine", "workers", "contracts", "floor_s",
-"issue_s", "documents_s", "wall_s", "one_invoice_each", "gapless", "peak_rss_mb"}, …]}`.
+"issue_s", "documents_s", "wall_s", "one_invoice_each", "gapless", "peak_rss_mb",
+"dry_run_s"}, …]}`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,8 +45,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
 import sqlalchemy as sa
 
+from app.auth.tokens import Role, create_token
 from app.db import make_engine, session_factory, unit_of_work
 from app.migrations import upgrade
 from bench.support import create_contract, create_customer, create_plan, throwaway_postgres
@@ -309,10 +316,12 @@ class Run:
     one_invoice_each: bool
     gapless: bool
     peak_rss_mb: float
+    dry_run_s: float | None = None
 
     def report(self) -> str:
         n = self.contracts
-        return (
+        dry = "" if self.dry_run_s is None else f"dry run through the API {self.dry_run_s:.1f} s; "
+        return dry + (
             f"{self.engine} × {self.workers}: {n} contracts; issuing {self.issue_s:.1f} s = "
             f"{n / self.issue_s:.0f}/s, {self.issue_s / self.floor_s:.0f}× the floor "
             f"({self.floor_s:.2f} s); documents {self.documents_s:.1f} s; wall "
@@ -321,11 +330,73 @@ class Run:
         )
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def dry_run_seconds(url: str, contracts: int, *, chunk: int) -> float:
+    """A dry run through the API: `hourglass serve` on the data, one finance request."""
+    engine = make_engine(url, poolclass=sa.NullPool)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            _, token = create_token(session, role=Role.FINANCE, name="bench")
+    finally:
+        engine.dispose()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOURGLASS_")}
+    env["HOURGLASS_DATABASE_URL"] = url
+    env["HOURGLASS_BILLING_CHUNK_SIZE"] = str(chunk)
+    server = subprocess.Popen(
+        [str(HOURGLASS), "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("hourglass serve did not start")
+            time.sleep(0.2)
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{base}/v1/billing-runs",
+            json={"period": PERIOD, "dry_run": True},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=3600,
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    assert not body["failures"], body["failures"][:3]
+    assert len({p["contract_id"] for p in body["previews"]}) == contracts, len(body["previews"])
+    return elapsed
+
+
 def run_workers(
-    url: str, contracts: int, workers: int, *, engine_name: str, documents: bool, chunk: int
+    url: str,
+    contracts: int,
+    workers: int,
+    *,
+    engine_name: str,
+    documents: bool,
+    chunk: int,
+    dry_run: bool = False,
 ) -> Run:
     """W worker processes on a run started here (W = 0: this process, `work_run`)."""
     floor = floor_seconds(url)
+    dry_run_s = dry_run_seconds(url, contracts, chunk=chunk) if dry_run else None
     engine = make_engine(url, poolclass=sa.NullPool)
     factory = session_factory(engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOURGLASS_")}
@@ -386,6 +457,7 @@ def run_workers(
         one_invoice_each=one_each,
         gapless=gapless,
         peak_rss_mb=round(peak, 1),
+        dry_run_s=None if dry_run_s is None else round(dry_run_s, 2),
     )
 
 
@@ -398,6 +470,9 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-documents", action="store_true", help="issuing only")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="also time a dry run through the API, per run"
+    )
     parser.add_argument("--json", action="store_true", help="a JSON summary on the last line")
     args = parser.parse_args()
     documents = not args.no_documents
@@ -418,6 +493,7 @@ def main() -> None:
                     engine_name="sqlite",
                     documents=documents,
                     chunk=args.chunk,
+                    dry_run=args.dry_run,
                 )
             )
             print(runs[-1].report(), flush=True)
@@ -444,6 +520,7 @@ def main() -> None:
                         engine_name="postgresql",
                         documents=documents,
                         chunk=args.chunk,
+                        dry_run=args.dry_run,
                     )
                 )
                 print(runs[-1].report(), flush=True)

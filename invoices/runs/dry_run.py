@@ -1,9 +1,11 @@
 """A dry run a chunk of contracts at a time, on the path a run's chunk bills on.
 
-Each chunk is drafted in one savepoint of a transaction the caller rolls back: due periods
-read together, the ended first periods closed together (`ledger.hours.bulk_closing`), their
-inputs read together (`invoices.period_inputs`), each contract drafted by `issuing.draft_period`
-(no number, no documents, no events, no payment), and the drafts' lines read back in one query.
+Each chunk is previewed in one savepoint of a transaction the caller rolls back: due periods
+read together, their inputs read together (`invoices.period_inputs`) and computed by the one
+billing computation (`computation.compute_period`). A contract with one due period (nearly
+all) is shown from the computed totals and writes nothing; a contract catching up on several
+is drafted by `issuing.draft_period` period after period (no number, no documents, no events,
+no payment), exactly as a run drafts it, its drafts' lines read back in one query.
 If any contract fails, that savepoint is rolled back and the chunk is previewed again a
 contract per savepoint, so one contract's failure is reported and the others are still shown.
 """
@@ -19,17 +21,22 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices import lines as invoice_lines
+from invoices.computation import compute_period
 from invoices.issuer import IssuerDetails
-from invoices.issuing import Preview, draft_period, preview_period
+from invoices.issuing import Preview, draft_period, invoice_label, preview_period
 from invoices.models import Invoice, InvoiceLine
 from invoices.period_inputs import PeriodInputs, ToCompute, key_of, load_inputs
 from invoices.runs.chunks import _load, describe
-from invoices.runs.periods import next_unbilled_period, next_unbilled_periods
+from invoices.runs.periods import (
+    first_uninvoiced,
+    invoiced_starts,
+    next_unbilled_period,
+    next_unbilled_periods,
+)
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import lock_contract, plan_of
 from ledger.customers.models import Customer
-from ledger.hours.bulk_closing import ToClose, close_periods
 from ledger.hours.closing import period_has_ended
 from ledger.periods import Period
 
@@ -99,53 +106,76 @@ def _draft(
     return contract, draft.invoice, ended
 
 
+def _computed(
+    contract: Contract, period: Period, totals: invoice_lines.Totals, *, ended: bool
+) -> Preview:
+    """A preview straight from the computed totals: what `draft_period` would write."""
+    assert contract.id is not None
+    return Preview(
+        contract_id=contract.id,
+        customer_id=contract.customer_id,
+        period=invoice_label(period),
+        currency=contract.currency,
+        lines=totals.lines,
+        subtotal_minor=totals.subtotal_minor,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
+        notes=[] if ended else [NOT_ENDED_NOTE],
+    )
+
+
 def _preview_at_once(
     session: Session, contract_ids: list[int], run_period: Period, *, now: datetime
 ) -> list[Preview]:
+    """A contract with one due period is computed from its inputs and written nowhere:
+    closing its period writes allotments, expiry rows and the closed period, none of which
+    the rules read (`invoices.period_inputs`). A contract with further due periods is drafted
+    period after period as a run drafts it, each after the one before settled what it
+    billed."""
     contracts, plans, customers = _load(session, sorted(set(contract_ids)))
     wanted = [(contracts[cid], plans[contracts[cid].plan_id], run_period) for cid in contract_ids]
-    due = next_unbilled_periods(session, wanted)
-    firsts = [(c, p, due[cid]) for cid, (c, p, _) in zip(contract_ids, wanted, strict=True)]
-    close_periods(
-        session,
-        [
-            ToClose(c, p, first)
-            for c, p, first in firsts
-            if first is not None and period_has_ended(c, first, now)
-        ],
-        now=now,
-    )
-    inputs = load_inputs(session, [ToCompute(c, p, f) for c, p, f in firsts if f is not None])
-    shown: dict[int, list[tuple[Contract, Invoice, bool]]] = {}
-    for contract, plan, period in firsts:
+    invoiced = invoiced_starts(session, sorted(set(contract_ids)))
+    due = next_unbilled_periods(session, wanted, invoiced=invoiced)
+    single: list[tuple[Contract, Plan, Period]] = []
+    catch_up: list[tuple[Contract, Plan, Period]] = []
+    for contract, plan, _ in wanted:
         assert contract.id is not None
-        mine = shown.setdefault(contract.id, [])
-        if period is not None:
-            mine.append(
-                _draft(
-                    session,
-                    contract,
-                    plan,
-                    customers,
-                    period,
-                    inputs[key_of(contract, period)],
-                    now=now,
-                )
-            )
-    # Catch-up: a contract with further due periods drafts them one by one, each after the
-    # one before it settled what it billed.
-    drafted = [(c, p, run_period) for c, p, f in firsts if f is not None]
-    further = next_unbilled_periods(session, drafted)
-    for contract, plan, _ in drafted:
+        first = due[contract.id]
+        if first is None:
+            continue
+        after, pending_decides = first_uninvoiced(
+            contract, plan, run_period, invoiced.get(contract.id, set()) | {first.start}
+        )
+        (catch_up if after is not None or pending_decides else single).append(
+            (contract, plan, first)
+        )
+    inputs = load_inputs(session, [ToCompute(c, p, f) for c, p, f in [*single, *catch_up]])
+    shown: dict[int, list[Preview]] = defaultdict(list)
+    for contract, plan, only in single:
         assert contract.id is not None
-        period = further[contract.id]
+        totals, *_ = compute_period(
+            session,
+            contract=contract,
+            plan=plan,
+            customer=customers[contract.customer_id],
+            period=only,
+            now=now,
+            inputs=inputs[key_of(contract, only)],
+        )
+        shown[contract.id].append(
+            _computed(contract, only, totals, ended=period_has_ended(contract, only, now))
+        )
+    drafted: list[tuple[Contract, Invoice, bool]] = []
+    for contract, plan, first in catch_up:
+        period: Period | None = first
+        mine: PeriodInputs | None = inputs[key_of(contract, first)]
         while period is not None:
-            shown[contract.id].append(
-                _draft(session, contract, plan, customers, period, None, now=now)
-            )
+            drafted.append(_draft(session, contract, plan, customers, period, mine, now=now))
+            mine = None  # a later period reads its own, after this one settled what it billed
             period = next_unbilled_period(session, contract, plan, run_period)
-    drafted_in_order = [entry for cid in contract_ids for entry in shown[cid]]
-    return _previews(session, drafted_in_order)
+    for preview in _previews(session, drafted):
+        shown[preview.contract_id].append(preview)
+    return [preview for cid in contract_ids for preview in shown.get(cid, [])]
 
 
 def _preview_one(

@@ -75,14 +75,26 @@ def next_unbilled_period(
     return next_unbilled_periods(session, [(contract, plan, run_period)])[contract.id]
 
 
-def next_unbilled_periods(
-    session: Session, items: Sequence[tuple[Contract, Plan, Period]]
-) -> dict[int, Period | None]:
-    """`next_unbilled_period` of many contracts (each once) in two queries: the invoiced
-    period starts of all of them, then the pending charges of those that need the answer."""
-    contract_ids = [contract.id for contract, _, _ in items if contract.id is not None]
-    if not contract_ids:
-        return {}
+def first_uninvoiced(
+    contract: Contract, plan: Plan, run_period: Period, invoiced: set[date]
+) -> tuple[Period | None, bool]:
+    """`next_unbilled_period` from the invoiced period starts: the period, or None and
+    whether pending charges decide (then the run's period is due if there are any)."""
+    for period in contract_periods(contract, plan, through=run_period.end - timedelta(days=1)):
+        if period.end > run_period.end:
+            return None, False
+        if period.start not in invoiced:
+            return period, False
+    pending_decides = (
+        contract.end_date is not None
+        and contract.end_date < run_period.start
+        and run_period.start not in invoiced
+    )
+    return None, pending_decides
+
+
+def invoiced_starts(session: Session, contract_ids: Sequence[int]) -> dict[int, set[date]]:
+    """The period starts of the contracts' invoices, in one query."""
     invoiced: dict[int, set[date]] = defaultdict(set)
     for contract_id, period_start in session.execute(
         select(col(Invoice.contract_id), col(Invoice.period_start)).where(
@@ -90,27 +102,31 @@ def next_unbilled_periods(
         )
     ):
         invoiced[contract_id].add(period_start)
+    return invoiced
+
+
+def next_unbilled_periods(
+    session: Session,
+    items: Sequence[tuple[Contract, Plan, Period]],
+    *,
+    invoiced: dict[int, set[date]] | None = None,
+) -> dict[int, Period | None]:
+    """`next_unbilled_period` of many contracts (each once) in two queries: the invoiced
+    period starts of all of them (unless given, `invoiced_starts`), then the pending charges
+    of those that need the answer."""
+    contract_ids = [contract.id for contract, _, _ in items if contract.id is not None]
+    if not contract_ids:
+        return {}
+    if invoiced is None:
+        invoiced = invoiced_starts(session, contract_ids)
     due: dict[int, Period | None] = {}
     ask_pending: dict[int, Period] = {}
     for contract, plan, run_period in items:
         assert contract.id is not None
-        mine = invoiced.get(contract.id, set())
-        due[contract.id] = None
-        found = False
-        for period in contract_periods(contract, plan, through=run_period.end - timedelta(days=1)):
-            if period.end > run_period.end:
-                found = True
-                break
-            if period.start not in mine:
-                due[contract.id] = period
-                found = True
-                break
-        if (
-            not found
-            and contract.end_date is not None
-            and contract.end_date < run_period.start
-            and run_period.start not in mine
-        ):
+        due[contract.id], pending_decides = first_uninvoiced(
+            contract, plan, run_period, invoiced.get(contract.id, set())
+        )
+        if pending_decides:
             ask_pending[contract.id] = run_period
     if ask_pending:
         pending = set(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-import invoices.issuing
+import invoices.computation
 import invoices.runs.chunks
 from invoices.issuing import Draft
 from invoices.models import CreditCarryover, Invoice, InvoiceLine, NumberSequence
@@ -252,14 +252,14 @@ def test_a_dry_run_reports_one_contracts_failure_and_previews_the_others(
 ) -> None:
     contracts = [create_contract(client, finance) for _ in range(3)]
     broken = contracts[1]
-    real_compute_period = invoices.issuing.compute_period
+    real_compute = invoices.computation.compute_from_inputs
 
-    def compute_period(session: Session, **kwargs: Any) -> Any:
+    def compute_from_inputs(session: Session, **kwargs: Any) -> Any:
         if kwargs["contract"].id == broken:
             raise RuntimeError("renderer exploded")
-        return real_compute_period(session, **kwargs)
+        return real_compute(session, **kwargs)
 
-    monkeypatch.setattr(invoices.issuing, "compute_period", compute_period)
+    monkeypatch.setattr(invoices.computation, "compute_from_inputs", compute_from_inputs)
     response = client.post(
         "/v1/billing-runs", json={"period": "2026-01", "dry_run": True}, headers=finance
     )
