@@ -52,7 +52,7 @@ class SlaInputs:
 class PeriodInputs:
     overage_minutes: int
     on_demand_minutes: int
-    late: dict[str, int]  # pending late minutes by the month their period starts in
+    late: dict[str, int]  # late minutes (net of reversals) not yet invoiced, by period month
     adjustments: list[Adjustment]  # not yet invoiced, in id order
     carried: list[CreditCarryover]  # not yet applied, in id order
     sla: SlaInputs

@@ -5,11 +5,10 @@ Read in a fixed number of queries per period, whatever the number of work entrie
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -99,20 +98,3 @@ def statement_entries(session: Session, contract_id: int, period: Period) -> lis
             )
         )
     return result
-
-
-def pending_late_minutes(session: Session, contract_id: int) -> dict[str, int]:
-    """Late work (net of its reversals) not yet on an invoice, by the period it belongs to."""
-    rows = session.execute(
-        select(col(WorkEntry.period_start), func.sum(WorkEntry.billable_minutes))
-        .where(
-            col(WorkEntry.contract_id) == contract_id,
-            col(WorkEntry.late).is_(True),
-            col(WorkEntry.invoice_id).is_(None),
-        )
-        .group_by(col(WorkEntry.period_start))
-    ).all()
-    totals: dict[str, int] = defaultdict(int)
-    for period_start, minutes in rows:
-        totals[month_label(period_start)] += int(minutes or 0)
-    return dict(totals)
