@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts
+from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts, write_drafts
 from invoices.runs.models import BillingJob, BillingRun
 from invoices.runs.periods import next_unbilled_period
+from ledger.bulk import update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
@@ -155,12 +158,36 @@ def _bill_at_once(
             [ToClose(c, p, first) for _, c, p, _, first in firsts if first is not None],
             now=now,
         )
+        # The first due period of every contract drafted, then written together (invoices,
+        # lines, settling: a few statements for the chunk); a catch-up contract's later
+        # periods need their predecessor settled, so they follow one by one (rare).
+        drafted: dict[int | None, Draft] = {}
+        for job, contract, plan, _, first in firsts:
+            if first is not None:
+                drafted[job.id] = draft_period(
+                    session,
+                    contract=contract,
+                    plan=plan,
+                    customer=customers[contract.customer_id],
+                    period=first,
+                    now=now,
+                    billing_run_id=job.run_id,
+                    deferred=True,
+                )
+        write_drafts(session, list(drafted.values()))
         billed: Billed = {}
         for job, contract, plan, run_period, first in firsts:
+            if first is None:
+                billed[job.id] = []
+                continue
             customer = customers[contract.customer_id]
-            billed[job.id] = _draft_contract(
-                session, job, contract, plan, customer, first, run_period, now=now
-            )
+            later = next_unbilled_period(session, contract, plan, run_period)
+            billed[job.id] = [
+                drafted[job.id],
+                *_draft_contract(
+                    session, job, contract, plan, customer, later, run_period, now=now
+                ),
+            ]
         savepoint.commit()
     except Exception:
         savepoint.rollback()
@@ -218,18 +245,41 @@ def work_chunk(
         billed = _bill_one_by_one(session, claimed, contracts, plans, customers, now=now)
     drafts: list[Draft] = []
     failed = 0
+    finished: dict[str, dict[int, Any]] = {
+        "status": {},
+        "error": {},
+        "attempts": {},
+        "invoices_issued": {},
+    }
     for job, _ in claimed:
+        assert job.id is not None
         outcome = billed[job.id]
         if isinstance(outcome, Exception):
-            job.status, job.error = "failed", describe(outcome)
+            status, error, issued = "failed", describe(outcome), job.invoices_issued
             failed += 1
         else:
             drafts.extend(outcome)
-            job.status, job.error = "done", None
-            job.invoices_issued += len(outcome)
-        job.attempts += 1
-        job.worker = worker
-        job.updated_at = now
+            status, error, issued = "done", None, job.invoices_issued + len(outcome)
+        for name, value in (
+            ("status", status),
+            ("error", error),
+            ("attempts", job.attempts + 1),
+            ("invoices_issued", issued),
+        ):
+            finished[name][job.id] = value
+    # Every job of the chunk finished in one UPDATE; the loaded jobs told what it wrote.
+    update_by_id(
+        session,
+        BillingJob.__table__,  # type: ignore[attr-defined]
+        finished,
+        same={"worker": worker, "updated_at": now},
+    )
+    for job, _ in claimed:
+        assert job.id is not None
+        for name, by_job in finished.items():
+            set_committed_value(job, name, by_job[job.id])
+        set_committed_value(job, "worker", worker)
+        set_committed_value(job, "updated_at", now)
     issue_drafts(session, drafts, issuer=issuer, now=now)
     session.flush()
     return ChunkResult(
