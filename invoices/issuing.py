@@ -2,7 +2,8 @@
 
 The caller holds the contract lock and owns the transaction: closing the period, drafting the
 invoice from `invoices.computation`, numbering it, queueing its documents (rendered after the
-commit) and its payment all commit together or not at all.
+commit) and its payment all commit together or not at all. Writing and issuing drafts, one or a
+chunk's worth at once, is `invoices.writing`.
 """
 
 from __future__ import annotations

@@ -5,10 +5,13 @@ that same transaction: the claim is the transaction, so a worker that dies (kill
 connection) releases its chunk the moment the database drops its session, and nothing of it
 was committed. The chunk is billed in one savepoint, the first due period of all its contracts
 closed together (`ledger.hours.bulk_closing`), then each contract drafted on the one billing path
-(`issuing.draft_period`); if any contract fails, that savepoint is rolled back and the chunk is
+(`issuing.draft_period`) and the drafts written together (`writing.write_drafts`: a few
+statements for the chunk); a catch-up contract's later periods follow one by one, each after its
+predecessor is settled. If any contract fails, that savepoint is rolled back and the chunk is
 billed again a contract per savepoint, so one contract's failure is recorded on its job and the
-rest of the chunk is issued. The chunk's invoices are numbered by one locked update
-of the sequence just before the commit: gapless under any number of workers and kills.
+rest of the chunk is issued. The chunk's invoices are numbered by one locked update of the
+sequence just before the commit (`writing.issue_drafts`), in job order and each contract's
+periods in order: gapless under any number of workers and kills.
 """
 
 from __future__ import annotations
