@@ -6,10 +6,14 @@ The one computation behind a dry run, a single contract and a run's chunk (`issu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from invoices import lines as invoice_lines
@@ -96,36 +100,77 @@ REVERSE_CHARGE_NOTE = (
 )
 
 
-def settle_pending(
-    session: Session,
-    contract: Contract,
-    invoice: Invoice,
-    *,
-    late: dict[str, int],
-    adjustments: list[Adjustment],
-    carried: list[CreditCarryover],
-    carry_forward: int,
-) -> None:
-    """Mark what this invoice billed, so the next invoice never bills it again."""
-    if late:
+@dataclass
+class Pending:
+    """What a drafted invoice bills that must be marked billed once the invoice is written."""
+
+    late: dict[str, int]
+    adjustments: list[Adjustment]
+    carried: list[CreditCarryover]
+    carry_forward_minor: int
+
+
+def settle_pending(session: Session, billed: Sequence[tuple[Invoice, Pending]]) -> None:
+    """Mark what these written invoices billed, so the next invoice never bills it again: one
+    statement each for late work, adjustments, carried credits and new carry-forward credits,
+    however many invoices (each of its own contract)."""
+    if not billed:
+        return
+    late_of = {invoice.contract_id: invoice.id for invoice, pending in billed if pending.late}
+    if late_of:
         session.execute(
             sa.update(WorkEntry)
             .where(
-                col(WorkEntry.contract_id) == contract.id,
+                col(WorkEntry.contract_id).in_(list(late_of)),
                 col(WorkEntry.late).is_(True),
                 col(WorkEntry.invoice_id).is_(None),
             )
-            .values(invoice_id=invoice.id)
+            .values(invoice_id=sa.case(late_of, value=col(WorkEntry.contract_id)))
+            .execution_options(synchronize_session="fetch")
         )
-    for adjustment in adjustments:
-        adjustment.invoice_id = invoice.id
-    for carryover in carried:
-        carryover.applied_invoice_id = invoice.id
-    if carry_forward:
-        assert contract.id is not None and invoice.id is not None
-        session.add(
-            CreditCarryover(
-                contract_id=contract.id, amount_minor=carry_forward, source_invoice_id=invoice.id
+    _link(
+        session,
+        CreditCarryover,
+        "applied_invoice_id",
+        [(c, invoice.id) for invoice, pending in billed for c in pending.carried],
+    )
+    _link(
+        session,
+        Adjustment,
+        "invoice_id",
+        [(a, invoice.id) for invoice, pending in billed for a in pending.adjustments],
+    )
+    forward = []
+    for invoice, pending in billed:
+        if pending.carry_forward_minor:
+            assert invoice.id is not None
+            forward.append(
+                CreditCarryover(
+                    contract_id=invoice.contract_id,
+                    amount_minor=pending.carry_forward_minor,
+                    source_invoice_id=invoice.id,
+                )
             )
-        )
+    if forward:
+        session.add_all(forward)
     session.flush()
+
+
+def _link(
+    session: Session,
+    model: type[Adjustment] | type[CreditCarryover],
+    attribute: str,
+    rows: list[tuple[Any, int | None]],
+) -> None:
+    """Point each loaded row's `attribute` at its invoice, in one UPDATE for all of them."""
+    if not rows:
+        return
+    target = {row.id: invoice_id for row, invoice_id in rows}
+    session.execute(
+        sa.update(model)
+        .where(col(model.id).in_(list(target)))
+        .values({attribute: sa.case(target, value=col(model.id))})
+        .execution_options(synchronize_session=False)
+    )
+    for row, invoice_id in rows:
+        set_committed_value(row, attribute, invoice_id)

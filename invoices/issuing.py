@@ -2,13 +2,14 @@
 
 The caller holds the contract lock and owns the transaction: closing the period, drafting the
 invoice from `invoices.computation`, numbering it, queueing its documents (rendered after the
-commit) and its payment all commit together or not at all.
+commit) and its payment all commit together or not at all. Writing and issuing drafts, one or a
+chunk's worth at once, is `invoices.writing`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlmodel import col, select
 
 from invoices import documents
 from invoices import lines as invoice_lines
-from invoices.computation import REVERSE_CHARGE_NOTE, compute_period, settle_pending
+from invoices.computation import REVERSE_CHARGE_NOTE, Pending, compute_period
 from invoices.issuer import IssuerDetails
 from invoices.models import (
     CreditCarryover,
@@ -26,10 +27,10 @@ from invoices.models import (
     InvoiceLine,
 )
 from invoices.notifications import events as notify
-from invoices.numbering import next_number, reserve_numbers
+from invoices.numbering import next_number
 from invoices.payments.models import PaymentOutbox
 from invoices.period_inputs import PeriodInputs
-from invoices.runs.models import DocumentJob
+from invoices.writing import Draft, issue_drafts, write_drafts
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
@@ -115,14 +116,6 @@ def preview_period(
     )
 
 
-@dataclass
-class Draft:
-    """A drafted invoice and what issuing it needs: numbered and issued with its chunk."""
-
-    invoice: Invoice
-    customer: Customer
-
-
 def bill_period(
     session: Session,
     *,
@@ -169,13 +162,16 @@ def draft_period(
     billing_run_id: int | None = None,
     preview: bool = False,
     inputs: PeriodInputs | None = None,
+    deferred: bool = False,
 ) -> Draft:
     """Close the period and write its invoice as a draft, with everything it bills settled.
 
     The one billing path: a dry run, a single contract and a run's chunk all come here; the
     draft gets its number when its chunk is issued (`issue_drafts`). `inputs` are the
     period's inputs read after its closing (a chunk reads them for all its contracts at once,
-    `period_inputs.load_inputs`); without them `compute_period` reads them."""
+    `period_inputs.load_inputs`); without them `compute_period` reads them. `deferred` leaves
+    the writing to the caller (`write_drafts` for a whole chunk at once): nothing of the
+    invoice is written yet, and what it settles is still pending."""
     assert contract.id is not None
     if not preview or period_has_ended(contract, period, now):
         close_period(session, contract, plan, period, now=now)
@@ -203,95 +199,20 @@ def draft_period(
         note=REVERSE_CHARGE_NOTE if customer.reverse_charge else "",
         billing_run_id=billing_run_id,
     )
-    session.add(invoice)
-    session.flush()
-    assert invoice.id is not None
-    if totals.lines:
-        session.execute(
-            sa.insert(InvoiceLine),
-            [
-                {
-                    "invoice_id": invoice.id,
-                    "position": position,
-                    "kind": line.kind,
-                    "description": line.description,
-                    "quantity": line.quantity,
-                    "unit_price_minor": line.unit_price_minor,
-                    "amount_minor": line.amount_minor,
-                }
-                for position, line in enumerate(totals.lines, start=1)
-            ],
-        )
-    settle_pending(
-        session,
-        contract,
-        invoice,
-        late=late,
-        adjustments=adjustments,
-        carried=carried,
-        carry_forward=totals.carry_forward_minor,
+    draft = Draft(
+        invoice=invoice,
+        customer=customer,
+        lines=totals.lines,
+        pending=Pending(
+            late=late,
+            adjustments=adjustments,
+            carried=carried,
+            carry_forward_minor=totals.carry_forward_minor,
+        ),
     )
-    return Draft(invoice=invoice, customer=customer)
-
-
-def issue_drafts(
-    session: Session, drafts: list[Draft], *, issuer: IssuerDetails, now: datetime
-) -> None:
-    """Issue drafts in order: their numbers come from one locked update of the sequence, in
-    the caller's transaction, so they are gapless however many workers issue at once. Each
-    invoice gets a document job (its documents are rendered after the commit, by any worker:
-    `invoices.runs.documents`) and, when something is due, a payment outbox row.
-
-    The one place where invoices become issued (events about an issued invoice belong here)."""
-    if not drafts:
-        return
-    numbers = reserve_numbers(
-        session, issuer=issuer.name, kind="invoice", year=now.date().year, count=len(drafts)
-    )
-    outbox = []
-    for draft, number in zip(drafts, numbers, strict=True):
-        _issue(session, draft.invoice, number=number, customer=draft.customer, now=now)
-        if draft.invoice.total_minor > 0:
-            outbox.append(
-                {
-                    "invoice_id": draft.invoice.id,
-                    "idempotency_key": f"hourglass-invoice-{draft.invoice.id}",
-                    "state": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-    session.flush()
-    session.execute(
-        sa.insert(DocumentJob),
-        [
-            {
-                "invoice_id": d.invoice.id,
-                "billing_run_id": d.invoice.billing_run_id,
-                "attempts": 0,
-                "created_at": now,
-            }
-            for d in drafts
-        ],
-    )
-    if outbox:
-        session.execute(sa.insert(PaymentOutbox), outbox)
-    for draft in drafts:
-        notify.invoice_issued(session, draft.invoice, now=now)
-
-
-def _issue(
-    session: Session, invoice: Invoice, *, number: str, customer: Customer, now: datetime
-) -> None:
-    assert invoice.id is not None
-    issue_date = now.date()
-    invoice.number = number
-    invoice.issue_date = issue_date
-    invoice.due_date = issue_date + timedelta(days=customer.payment_terms_days)
-    invoice.status = "issued"
-    invoice.issued_at = now
+    if not deferred:
+        write_drafts(session, [draft])
+    return draft
 
 
 def _restore_credit(session: Session, voided: Invoice) -> None:

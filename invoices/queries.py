@@ -82,11 +82,37 @@ def _line(line: InvoiceLine | CreditNoteLine | Line, currency: str) -> LineRead:
 
 def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
     assert invoice.id is not None
-    fmt = money.format_amount
     credit_note_id = session.scalar(
         select(col(CreditNote.id)).where(col(CreditNote.invoice_id) == invoice.id)
     )
     pdf_sha256, template_version = document_digest(session, invoice_id=invoice.id) or (None, None)
+    return _invoice_read(
+        invoice,
+        invoice_lines_of(session, invoice.id),
+        credit_note_id=credit_note_id,
+        pdf_sha256=pdf_sha256,
+        template_version=template_version,
+    )
+
+
+def issued_invoice_to_read(invoice: Invoice, lines: Sequence[Line]) -> InvoiceRead:
+    """What `invoice_to_read` gives for an invoice issued in this very transaction, from its
+    drafted lines: no document is rendered and no credit note exists before the commit."""
+    return _invoice_read(
+        invoice, lines, credit_note_id=None, pdf_sha256=None, template_version=None
+    )
+
+
+def _invoice_read(
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine | Line],
+    *,
+    credit_note_id: int | None,
+    pdf_sha256: str | None,
+    template_version: str | None,
+) -> InvoiceRead:
+    assert invoice.id is not None
+    fmt = money.format_amount
     return InvoiceRead(
         id=invoice.id,
         number=invoice.number,
@@ -97,7 +123,7 @@ def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
         contract_id=invoice.contract_id,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
-        lines=[_line(line, invoice.currency) for line in invoice_lines_of(session, invoice.id)],
+        lines=[_line(line, invoice.currency) for line in lines],
         subtotal=fmt(invoice.subtotal_minor, invoice.currency),
         tax_rate_percent=str(invoice.tax_rate_percent),
         tax=fmt(invoice.tax_minor, invoice.currency),

@@ -9,6 +9,7 @@ document's stored files, so an e-mail waits until its documents exist. Sending: 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from invoices.models import CreditNote, Invoice
 from invoices.notifications.models import EmailOutbox
 from ledger import money
 from ledger.base import utcnow
+from ledger.bulk import insert_rows, model_rows
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
@@ -33,11 +35,11 @@ def _new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@hourglass.invalid>"
 
 
-def _queue(
-    session: Session, *, kind: str, recipients: list[str], now: datetime | None, **ref: int
+def _row(
+    *, kind: str, recipients: list[str], now: datetime | None, **ref: int | None
 ) -> EmailOutbox:
     now = now or utcnow()
-    row = EmailOutbox(
+    return EmailOutbox(
         kind=kind,
         recipients=recipients,
         message_id=_new_message_id(),
@@ -50,19 +52,29 @@ def _queue(
         credit_note_id=ref.get("credit_note_id"),
         hours_alert_id=ref.get("hours_alert_id"),
     )
+
+
+def _queue(
+    session: Session, *, kind: str, recipients: list[str], now: datetime | None, **ref: int
+) -> EmailOutbox:
+    row = _row(kind=kind, recipients=recipients, now=now, **ref)
     session.add(row)
     session.flush()
     return row
 
 
-def queue_invoice_email(
-    session: Session, invoice: Invoice, *, now: datetime | None = None
-) -> EmailOutbox:
-    customer = session.get(Customer, invoice.customer_id)
-    assert customer is not None and invoice.id is not None
-    return _queue(
-        session, kind="invoice", recipients=[customer.email], now=now, invoice_id=invoice.id
-    )
+def queue_invoice_emails(
+    session: Session, invoices: Sequence[tuple[Invoice, Customer]], *, now: datetime | None = None
+) -> None:
+    """One e-mail per invoice, to its customer, in one insert (the customers given: each
+    invoice's own)."""
+    rows = []
+    for invoice, customer in invoices:
+        assert invoice.id is not None and customer.id == invoice.customer_id
+        rows.append(
+            _row(kind="invoice", recipients=[customer.email], now=now, invoice_id=invoice.id)
+        )
+    insert_rows(session, EmailOutbox.__table__, model_rows(rows))  # type: ignore[attr-defined]
 
 
 def queue_credit_note_email(

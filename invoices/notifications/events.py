@@ -9,17 +9,21 @@ its caller. `data` is the object as its own GET returns it (the same serializer)
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from invoices.lines import Line
 from invoices.models import CreditNote, Invoice
 from invoices.notifications import emails
 from invoices.notifications.models import NotificationEvent, WebhookDelivery, WebhookEndpoint
 from invoices.runs.models import BillingRun
 from ledger.base import utcnow
+from ledger.bulk import insert_rows, model_rows
+from ledger.customers.models import Customer
 
 INVOICE_ISSUED = "invoice.issued"
 INVOICE_PAID = "invoice.paid"
@@ -43,34 +47,54 @@ def record_event(
     session: Session, event_type: str, data: dict[str, Any], *, now: datetime | None = None
 ) -> NotificationEvent:
     """Store the event and queue one delivery per subscribed endpoint; the caller commits."""
+    return record_events(session, event_type, [data], now=now)[0]
+
+
+def record_events(
+    session: Session,
+    event_type: str,
+    datas: Sequence[dict[str, Any]],
+    *,
+    now: datetime | None = None,
+) -> list[NotificationEvent]:
+    """`record_event` for many events of one type: the events in one insert, their deliveries
+    in one more (the unit of work batches same-shaped rows into one `INSERT … RETURNING` on
+    PostgreSQL; SQLite gets one per row, in-process)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     now = now or utcnow()
-    event = NotificationEvent(
-        public_id=f"evt_{secrets.token_hex(12)}", type=event_type, data=data, created_at=now
-    )
-    session.add(event)
+    recorded = [
+        NotificationEvent(
+            public_id=f"evt_{secrets.token_hex(12)}", type=event_type, data=data, created_at=now
+        )
+        for data in datas
+    ]
+    if not recorded:
+        return recorded
+    session.add_all(recorded)
     session.flush()
-    assert event.id is not None
     endpoints = session.scalars(
         select(WebhookEndpoint)
         .where(col(WebhookEndpoint.deleted_at).is_(None))
         .order_by(col(WebhookEndpoint.id))
     ).all()
-    for endpoint in endpoints:
-        if event_type in endpoint.events:
-            assert endpoint.id is not None
-            session.add(
-                WebhookDelivery(
-                    event_id=event.id,
-                    endpoint_id=endpoint.id,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
+    deliveries = []
+    for event in recorded:
+        assert event.id is not None
+        for endpoint in endpoints:
+            if event_type in endpoint.events:
+                assert endpoint.id is not None
+                deliveries.append(
+                    WebhookDelivery(
+                        event_id=event.id,
+                        endpoint_id=endpoint.id,
+                        next_attempt_at=now,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            )
-    session.flush()
-    return event
+    insert_rows(session, WebhookDelivery.__table__, model_rows(deliveries))  # type: ignore[attr-defined]
+    return recorded
 
 
 def _queries() -> Any:
@@ -97,10 +121,26 @@ def credit_note_data(session: Session, note: CreditNote) -> dict[str, Any]:
 # --- the hooks -----------------------------------------------------------------------------------
 
 
-def invoice_issued(session: Session, invoice: Invoice, *, now: datetime | None = None) -> None:
-    """An invoice was issued (never called for a dry run): the event and its e-mail."""
-    record_event(session, INVOICE_ISSUED, invoice_data(session, invoice), now=now)
-    emails.queue_invoice_email(session, invoice, now=now)
+def invoices_issued(
+    session: Session,
+    issued: Sequence[tuple[Invoice, Sequence[Line], Customer]],
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Invoices were just issued, in this transaction (never for a dry run): their events and
+    e-mails, in one insert each. Each event's `data` is the invoice as its GET shows it now,
+    built from what issuing holds (`queries.issued_invoice_to_read`): its lines as drafted, no
+    documents and no credit note yet (both only exist for an invoice issued earlier)."""
+    queries = _queries()
+    record_events(
+        session,
+        INVOICE_ISSUED,
+        [_json(queries.issued_invoice_to_read(invoice, lines)) for invoice, lines, _ in issued],
+        now=now,
+    )
+    emails.queue_invoice_emails(
+        session, [(invoice, customer) for invoice, _, customer in issued], now=now
+    )
 
 
 def invoice_voided(

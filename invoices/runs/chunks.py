@@ -6,25 +6,31 @@ connection) releases its chunk the moment the database drops its session, and no
 was committed. The chunk is billed in one savepoint, the first due period of all its contracts
 closed together (`ledger.hours.bulk_closing`), their inputs read together
 (`invoices.period_inputs`), then each contract drafted on the one billing path
-(`issuing.draft_period`); if any contract fails, that savepoint is rolled back and the chunk is
+(`issuing.draft_period`) and the drafts written together (`writing.write_drafts`: a few
+statements for the chunk); a catch-up contract's later periods follow one by one, each after its
+predecessor is settled. If any contract fails, that savepoint is rolled back and the chunk is
 billed again a contract per savepoint, so one contract's failure is recorded on its job and the
-rest of the chunk is issued. The chunk's invoices are numbered by one locked update
-of the sequence just before the commit: gapless under any number of workers and kills.
+rest of the chunk is issued. The chunk's invoices are numbered by one locked update of the
+sequence just before the commit (`writing.issue_drafts`), in job order and each contract's
+periods in order: gapless under any number of workers and kills.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts
+from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts, write_drafts
 from invoices.period_inputs import ToCompute, key_of, load_inputs
 from invoices.runs.models import BillingJob, BillingRun
 from invoices.runs.periods import next_unbilled_period, next_unbilled_periods
+from ledger.bulk import update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
@@ -159,6 +165,9 @@ def _bill_at_once(
         inputs = load_inputs(
             session, [ToCompute(c, p, first) for _, c, p, _, first in firsts if first is not None]
         )
+        # The first due period of every contract drafted, then written together (invoices,
+        # lines, settling: a few statements for the chunk); a catch-up contract's later
+        # periods need their predecessor settled, so they follow one by one (rare).
         drafts: dict[int | None, list[Draft]] = {}
         drafted = []
         for job, contract, plan, run_period, first in firsts:
@@ -174,11 +183,11 @@ def _bill_at_once(
                         now=now,
                         billing_run_id=job.run_id,
                         inputs=inputs[key_of(contract, first)],
+                        deferred=True,
                     )
                 )
                 drafted.append((job, contract, plan, run_period))
-        # Catch-up: a contract with further due periods drafts them one by one, each after
-        # the one before it settled what it billed.
+        write_drafts(session, [d for mine in drafts.values() for d in mine])
         further = next_unbilled_periods(session, [(c, p, r) for _, c, p, r in drafted])
         for job, contract, plan, run_period in drafted:
             assert contract.id is not None
@@ -252,18 +261,41 @@ def work_chunk(
         billed = _bill_one_by_one(session, claimed, contracts, plans, customers, now=now)
     drafts: list[Draft] = []
     failed = 0
+    finished: dict[str, dict[int, Any]] = {
+        "status": {},
+        "error": {},
+        "attempts": {},
+        "invoices_issued": {},
+    }
     for job, _ in claimed:
+        assert job.id is not None
         outcome = billed[job.id]
         if isinstance(outcome, Exception):
-            job.status, job.error = "failed", describe(outcome)
+            status, error, issued = "failed", describe(outcome), job.invoices_issued
             failed += 1
         else:
             drafts.extend(outcome)
-            job.status, job.error = "done", None
-            job.invoices_issued += len(outcome)
-        job.attempts += 1
-        job.worker = worker
-        job.updated_at = now
+            status, error, issued = "done", None, job.invoices_issued + len(outcome)
+        for name, value in (
+            ("status", status),
+            ("error", error),
+            ("attempts", job.attempts + 1),
+            ("invoices_issued", issued),
+        ):
+            finished[name][job.id] = value
+    # Every job of the chunk finished in one UPDATE; the loaded jobs told what it wrote.
+    update_by_id(
+        session,
+        BillingJob.__table__,  # type: ignore[attr-defined]
+        finished,
+        same={"worker": worker, "updated_at": now},
+    )
+    for job, _ in claimed:
+        assert job.id is not None
+        for name, by_job in finished.items():
+            set_committed_value(job, name, by_job[job.id])
+        set_committed_value(job, "worker", worker)
+        set_committed_value(job, "updated_at", now)
     issue_drafts(session, drafts, issuer=issuer, now=now)
     session.flush()
     return ChunkResult(

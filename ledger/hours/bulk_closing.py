@@ -18,18 +18,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from ledger.base import utcnow
+from ledger.bulk import update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.hours.allotments import contract_periods, last_grantable_day, prorated_minutes
 from ledger.hours.closing import period_has_ended
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry
 from ledger.periods import Period, local_midnight, period_containing
+
+MOVED = ("granted_minutes", "expired_minutes", "remaining_minutes", "last_entry_id", "closed")
 
 
 @dataclass(frozen=True)
@@ -124,12 +129,25 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
         ]
     )
     session.flush()
+    # The allotments' new totals, written in one UPDATE at the end (not one per allotment).
+    moved: dict[int, dict[str, Any]] = {}
+
+    def totals(allotment: Allotment) -> dict[str, Any]:
+        assert allotment.id is not None
+        if allotment.id not in moved:
+            moved[allotment.id] = {name: getattr(allotment, name) for name in MOVED}
+        return moved[allotment.id]
+
+    allotment_of: dict[int, Allotment] = {}
     for allotment, entry in expired:
-        allotment.expired_minutes += entry.minutes
-        allotment.remaining_minutes -= entry.minutes
-        allotment.last_entry_id = entry.id
+        row = totals(allotment)
+        row["expired_minutes"] += entry.minutes
+        row["remaining_minutes"] -= entry.minutes
+        row["last_entry_id"] = entry.id
     for allotment in closing:
-        allotment.closed = True
+        totals(allotment)["closed"] = True
+    allotment_of.update({a.id: a for a, _ in expired if a.id is not None})
+    allotment_of.update({a.id: a for a in closing if a.id is not None})
 
     # The next period's hours, as `ensure_allotments(through=period.end)` grants them.
     granted: list[tuple[Allotment, int]] = []
@@ -176,8 +194,18 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
         session.add_all(grants)
         session.flush()
         for (allotment, minutes), entry in zip(granted, grants, strict=True):
-            allotment.granted_minutes += minutes
-            allotment.remaining_minutes += minutes
-            allotment.last_entry_id = entry.id
-    session.flush()
+            row = totals(allotment)
+            row["granted_minutes"] += minutes
+            row["remaining_minutes"] += minutes
+            row["last_entry_id"] = entry.id
+            assert allotment.id is not None
+            allotment_of[allotment.id] = allotment
+    update_by_id(
+        session,
+        Allotment.__table__,  # type: ignore[attr-defined]
+        {name: {aid: row[name] for aid, row in moved.items()} for name in MOVED},
+    )
+    for aid, row in moved.items():
+        for name, value in row.items():
+            set_committed_value(allotment_of[aid], name, value)
     return set(by_contract)

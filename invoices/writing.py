@@ -1,0 +1,146 @@
+"""Writing drafted invoices and issuing them, a chunk at a time in a handful of statements.
+
+`issuing.draft_period` computes a draft (no writes of its own besides closing the period);
+`write_drafts` inserts any number of them: their invoices in one `INSERT … RETURNING`, all their
+lines in one more, and settles what they bill (`computation.settle_pending`: one statement per
+kind). `issue_drafts` numbers them from one locked update of the sequence and issues them in one
+UPDATE, then queues their document jobs, payments, `invoice.issued` events, webhook deliveries
+and e-mails, one insert each. A single contract goes through the same functions with a list of
+one. The invoices stay drafts until `issue_drafts` (PostgreSQL refuses lines for an issued
+invoice), and are numbered as late as possible: the sequence row stays locked until the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
+
+from invoices import lines as invoice_lines
+from invoices.computation import Pending, settle_pending
+from invoices.issuer import IssuerDetails
+from invoices.models import Invoice, InvoiceLine
+from invoices.notifications import events as notify
+from invoices.numbering import reserve_numbers
+from invoices.payments.models import PaymentOutbox
+from invoices.runs.models import DocumentJob
+from ledger.bulk import by_id, insert_rows
+from ledger.customers.models import Customer
+
+
+@dataclass
+class Draft:
+    """A drafted invoice and what writing and issuing it needs: its lines, what it settles."""
+
+    invoice: Invoice
+    customer: Customer
+    lines: tuple[invoice_lines.Line, ...] = ()
+    pending: Pending | None = None
+    written: bool = False
+
+
+def write_drafts(session: Session, drafts: Sequence[Draft]) -> None:
+    """Insert the drafts' invoices (one statement) and lines (one), and settle what they bill."""
+    todo = [d for d in drafts if not d.written]
+    if not todo:
+        return
+    session.add_all([d.invoice for d in todo])
+    session.flush()  # the unit of work batches same-shaped INSERTs into one, ids RETURNed
+    rows: list[dict[str, Any]] = []
+    for draft in todo:
+        assert draft.invoice.id is not None
+        rows.extend(
+            {
+                "invoice_id": draft.invoice.id,
+                "position": position,
+                "kind": line.kind,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price_minor": line.unit_price_minor,
+                "amount_minor": line.amount_minor,
+            }
+            for position, line in enumerate(draft.lines, start=1)
+        )
+    insert_rows(session, InvoiceLine.__table__, rows)  # type: ignore[attr-defined]
+    settle_pending(session, [(d.invoice, d.pending) for d in todo if d.pending is not None])
+    for draft in todo:
+        draft.written = True
+
+
+def issue_drafts(
+    session: Session, drafts: list[Draft], *, issuer: IssuerDetails, now: datetime
+) -> None:
+    """Issue drafts in order: their numbers come from one locked update of the sequence, in
+    the caller's transaction, so they are gapless however many workers issue at once. Each
+    invoice gets a document job (its documents are rendered after the commit, by any worker:
+    `invoices.runs.documents`) and, when something is due, a payment outbox row.
+
+    The one place where invoices become issued (events about an issued invoice belong here)."""
+    if not drafts:
+        return
+    write_drafts(session, drafts)
+    numbers = reserve_numbers(
+        session, issuer=issuer.name, kind="invoice", year=now.date().year, count=len(drafts)
+    )
+    issue_date = now.date()
+    number_of: dict[int, str] = {}
+    due_of: dict[int, Any] = {}
+    for draft, number in zip(drafts, numbers, strict=True):
+        assert draft.invoice.id is not None
+        number_of[draft.invoice.id] = number
+        due_of[draft.invoice.id] = issue_date + timedelta(days=draft.customer.payment_terms_days)
+    table = Invoice.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(Invoice)
+        .where(col(Invoice.id).in_(list(number_of)))
+        .values(
+            number=by_id(table, "number", number_of),
+            issue_date=issue_date,
+            due_date=by_id(table, "due_date", due_of),
+            status="issued",
+            issued_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for draft in drafts:
+        invoice = draft.invoice
+        assert invoice.id is not None
+        set_committed_value(invoice, "number", number_of[invoice.id])
+        set_committed_value(invoice, "issue_date", issue_date)
+        set_committed_value(invoice, "due_date", due_of[invoice.id])
+        set_committed_value(invoice, "status", "issued")
+        set_committed_value(invoice, "issued_at", now)
+    insert_rows(
+        session,
+        DocumentJob.__table__,  # type: ignore[attr-defined]
+        [
+            {
+                "invoice_id": d.invoice.id,
+                "billing_run_id": d.invoice.billing_run_id,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for d in drafts
+        ],
+    )
+    outbox = [
+        {
+            "invoice_id": d.invoice.id,
+            "idempotency_key": f"hourglass-invoice-{d.invoice.id}",
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for d in drafts
+        if d.invoice.total_minor > 0
+    ]
+    insert_rows(session, PaymentOutbox.__table__, outbox)  # type: ignore[attr-defined]
+    notify.invoices_issued(session, [(d.invoice, d.lines, d.customer) for d in drafts], now=now)
