@@ -55,6 +55,7 @@ from ledger.periods import parse_month
 PERIOD = "2026-01"
 HOURGLASS = Path(sys.executable).parent / "hourglass"
 CHUNK = 5000
+COPIES_PER_INSERT = 2000  # contracts cloned between two flushes of the rows
 CLONED_TABLES = ("contracts", "work_entries", "allotments", "ledger_entries", "period_overages")
 
 
@@ -173,8 +174,11 @@ def clone(engine: sa.Engine, template_ids: list[int], copies: int) -> None:
                         if row["work_entry_id"] is not None:
                             new["work_entry_id"] = remap["work_entries"][row["work_entry_id"]]
                     out[name].append(new)
-        for name in CLONED_TABLES:
-            _insert(conn, tables[name], out[name])
+            if (copy + 1) % COPIES_PER_INSERT == 0 or copy + 1 == copies:
+                # Written as it goes: memory stays flat however many copies are made.
+                for name in CLONED_TABLES:
+                    _insert(conn, tables[name], out[name])
+                    out[name].clear()
         if engine.dialect.name == "postgresql":
             for name in CLONED_TABLES:
                 conn.exec_driver_sql(
