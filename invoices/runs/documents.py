@@ -145,7 +145,8 @@ def _claim(
         )
         pool = _executor(processes) if processes > 1 and len(jobs) > 1 else None
         loaded = _preload(session, [invoice_id for _, invoice_id, _ in jobs])
-        for job_id, invoice_id, _ in jobs:
+        for job, invoice_id, _ in jobs:
+            job_id = int(job or 0)  # a primary key, never None
             try:
                 data = document_data(session, invoice_id, issuer=issuer)
             except Exception as exc:

@@ -84,7 +84,7 @@ def start_run(factory: sessionmaker[Session], month: date, *, now: datetime) -> 
         session.execute(
             sa.insert(BillingJob).from_select(
                 ["run_id", "contract_id", "status", "attempts", "invoices_issued", "updated_at"],
-                select(
+                sa.select(
                     sa.literal(run.id, sa.Integer),
                     eligible.c.id,
                     sa.literal("pending", sa.String),
