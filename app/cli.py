@@ -13,7 +13,6 @@ import typer
 from app.auth.tokens import Role, create_token, list_tokens, revoke_token, to_read
 from app.cli_errors import CliError, print_error, require_schema, shown_url
 from app.db import make_engine, session_factory, unit_of_work
-from app.migrations import upgrade
 from app.settings import load_settings
 from ledger.errors import DomainError
 
@@ -63,6 +62,8 @@ def _schema_url() -> str:
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to HOURGLASS_DATABASE_URL."""
+    from app.migrations import upgrade  # alembic only for the commands that migrate
+
     settings = load_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -179,6 +180,7 @@ def token_revoke(
 def demo() -> None:
     """Load a small realistic data set: plans, customers, contracts, a month of work."""
     from app.demo import load_demo
+    from app.migrations import upgrade
 
     settings = load_settings()
     engine = make_engine(settings.database_url)

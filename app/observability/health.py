@@ -10,20 +10,23 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
 from app.errors import problem
-from app.migrations import alembic_config
 
 router = APIRouter(tags=["health"])
 
 
 @cache
 def latest_revisions() -> frozenset[str]:
-    """The heads of the migrations shipped with this code (read once per process)."""
+    """The heads of the migrations shipped with this code (read once per process). Alembic
+    is imported here, on the first probe, not when a server or worker starts."""
+    from alembic.script import ScriptDirectory
+
+    from app.migrations import alembic_config
+
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 

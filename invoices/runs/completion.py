@@ -28,20 +28,15 @@ def finalize_if_done(session: Session, run_id: int, *, now: datetime) -> bool:
     assert run is not None
     if run.status != "running":
         return False
-    open_jobs = session.scalar(
-        select(sa.func.count())
-        .select_from(BillingJob)
-        .where(
-            col(BillingJob.run_id) == run_id,
-            col(BillingJob.status).in_(["pending", "running"]),
-        )
+    # EXISTS, not a count: called after every chunk and every document batch, it must stay
+    # cheap however many jobs a run has.
+    open_jobs = sa.exists().where(
+        col(BillingJob.run_id) == run_id, col(BillingJob.status).in_(["pending", "running"])
     )
-    open_documents = session.scalar(
-        select(sa.func.count())
-        .select_from(DocumentJob)
-        .where(col(DocumentJob.billing_run_id) == run_id, col(DocumentJob.attempts) < MAX_ATTEMPTS)
+    open_documents = sa.exists().where(
+        col(DocumentJob.billing_run_id) == run_id, col(DocumentJob.attempts) < MAX_ATTEMPTS
     )
-    if open_jobs or open_documents:
+    if session.scalar(select(sa.or_(open_jobs, open_documents))):
         return False
     run.summary = run_summary(session, run_id)
     run.status = "completed_with_failures" if run.summary["failures"] else "completed"
@@ -52,7 +47,7 @@ def finalize_if_done(session: Session, run_id: int, *, now: datetime) -> bool:
 
 
 def run_summary(session: Session, run_id: int) -> dict[str, Any]:
-    """Contracts, invoices, totals per currency and failures of a run, in three aggregate
+    """Contracts, invoices, totals per currency and failures of a run, in aggregate
     queries (the progress bar asks for it while the run goes on)."""
     by_status = dict(
         session.execute(
@@ -72,10 +67,15 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
         .where(col(BillingJob.run_id) == run_id, col(BillingJob.status) == "failed")
         .order_by(col(BillingJob.contract_id))
     ).all()
-    documents = session.execute(
-        select(col(DocumentJob.attempts), col(DocumentJob.error), col(Invoice.contract_id))
+    documents_pending = session.scalar(
+        select(sa.func.count())
+        .select_from(DocumentJob)
+        .where(col(DocumentJob.billing_run_id) == run_id, col(DocumentJob.attempts) < MAX_ATTEMPTS)
+    )
+    failed_documents = session.execute(
+        select(col(DocumentJob.error), col(Invoice.contract_id))
         .join(Invoice, col(Invoice.id) == col(DocumentJob.invoice_id))
-        .where(col(DocumentJob.billing_run_id) == run_id)
+        .where(col(DocumentJob.billing_run_id) == run_id, col(DocumentJob.attempts) >= MAX_ATTEMPTS)
         .order_by(col(DocumentJob.id))
     ).all()
     return {
@@ -85,11 +85,7 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "pending": by_status.get("pending", 0) + by_status.get("running", 0),
         "invoices": sum(count for _, count, _ in totals),
         "totals": {c: money.format_amount(int(v or 0), c) for c, _, v in totals},
-        "documents_pending": sum(1 for attempts, _, _ in documents if attempts < MAX_ATTEMPTS),
+        "documents_pending": int(documents_pending or 0),
         "failures": [{"contract_id": cid, "error": error} for cid, error in failures]
-        + [
-            {"contract_id": cid, "error": f"documents: {error}"}
-            for attempts, error, cid in documents
-            if attempts >= MAX_ATTEMPTS
-        ],
+        + [{"contract_id": cid, "error": f"documents: {error}"} for error, cid in failed_documents],
     }

@@ -1,8 +1,10 @@
 """Document jobs: an issued invoice's documents rendered after the issuing commit, by any worker.
 
 A worker claims a batch of jobs with `FOR UPDATE SKIP LOCKED`, loads each invoice's
-`DocumentData` (the database part), renders the batch in a process pool (the pure part, so it
-uses every core), stores the documents and deletes the jobs in the same transaction. A worker
+`DocumentData` (the database part) and hands it to a process pool at once (the pure part, so it
+uses every core while the next one loads), then stores the whole batch's documents in one insert
+and deletes its jobs in the same transaction. `render_alongside` keeps the pool rendering while
+the worker issues a chunk, so documents of a run are made while issuing still goes on. A worker
 killed half-way leaves its jobs to the next one; storing is idempotent (ON CONFLICT DO NOTHING),
 and the bytes are deterministic, so a batch rendered twice stores each document once.
 """
@@ -12,13 +14,14 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,23 +29,34 @@ from sqlmodel import col, select
 
 from invoices.documents import DocumentData, Rendered, build_documents, document_data, insert_rows
 from invoices.issuer import IssuerDetails
+from invoices.models import Invoice
 from invoices.runs.chunks import describe
 from invoices.runs.completion import MAX_ATTEMPTS, finalize_if_done
 from invoices.runs.models import DocumentJob
+from ledger.catalog.models import Plan
+from ledger.contracts.models import Contract
+from ledger.customers.models import Customer
 
 BATCH_PER_PROCESS = 8
+
+T = TypeVar("T")
 
 _pool: Executor | None = None
 _pool_size = 0
 
 
-def _die_with_parent() -> None:
-    """A rendering process ends with the worker that started it, even on kill -9 (Linux)."""
+def _start_renderer() -> None:
+    """A rendering process ends with the worker that started it, even on kill -9 (Linux), and
+    yields the cores to issuing and the database: a renderer holds no lock, while a chunk holds
+    its contracts and, at the end, the invoice sequence, which every other worker waits for."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if hasattr(os, "nice"):
+        os.nice(RENDERER_NICENESS)
 
 
 PR_SET_PDEATHSIG = 1
+RENDERER_NICENESS = 10
 
 
 def _executor(processes: int) -> Executor:
@@ -52,7 +66,7 @@ def _executor(processes: int) -> Executor:
         if _pool is not None:
             _pool.shutdown(wait=False, cancel_futures=True)
         context = multiprocessing.get_context("spawn")
-        _pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_die_with_parent)
+        _pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_renderer)
         _pool_size = processes
     return _pool
 
@@ -64,17 +78,136 @@ def _build(data: DocumentData) -> dict[str, Rendered] | str:
         return describe(exc)
 
 
-def _render_all(batch: Sequence[DocumentData], processes: int) -> list[dict[str, Rendered] | str]:
-    if processes <= 1 or len(batch) < 2:
-        return [_build(data) for data in batch]
-    return list(_executor(processes).map(_build, batch, chunksize=1))
-
-
 @dataclass(frozen=True)
 class DocumentsResult:
     run_ids: frozenset[int]
     rendered: int
     failed: int
+
+
+Outcome = dict[str, Rendered] | str
+
+
+@dataclass
+class _Batch:
+    """Claimed jobs whose documents are rendering. On PostgreSQL `session` holds the claim (an
+    open transaction) until `_store`; on SQLite it was committed after loading."""
+
+    session: Session
+    run_ids: frozenset[int]
+    rendering: list[tuple[int, int, Future[Outcome] | DocumentData]] = field(default_factory=list)
+    failures: dict[int, str] = field(default_factory=dict)
+
+
+def _preload(session: Session, invoice_ids: Sequence[int]) -> list[object]:
+    """The batch's invoices, contracts, customers and plans in four queries, so that
+    `document_data`'s lookups by id find them in the session instead of asking one by one.
+    The caller keeps the returned list while loading (the identity map holds weak references)."""
+    invoices = list(session.scalars(select(Invoice).where(col(Invoice.id).in_(invoice_ids))))
+    contracts = list(
+        session.scalars(
+            select(Contract).where(col(Contract.id).in_({i.contract_id for i in invoices}))
+        )
+    )
+    customers = list(
+        session.scalars(
+            select(Customer).where(col(Customer.id).in_({i.customer_id for i in invoices}))
+        )
+    )
+    plans = list(
+        session.scalars(select(Plan).where(col(Plan.id).in_({c.plan_id for c in contracts})))
+    )
+    return [*invoices, *contracts, *customers, *plans]
+
+
+def _claim(
+    factory: Callable[[], Session], *, issuer: IssuerDetails, limit: int, processes: int
+) -> _Batch | None:
+    """Claim up to `limit` jobs and load them, each handed to the pool as soon as it is
+    loaded; None (and no transaction left open) when no job is waiting."""
+    session = factory()
+    try:
+        jobs = session.execute(
+            select(
+                col(DocumentJob.id), col(DocumentJob.invoice_id), col(DocumentJob.billing_run_id)
+            )
+            .where(col(DocumentJob.attempts) < MAX_ATTEMPTS)
+            .order_by(col(DocumentJob.id))
+            .limit(max(1, limit))
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not jobs:
+            session.rollback()
+            session.close()
+            return None
+        batch = _Batch(
+            session=session, run_ids=frozenset(run for _, _, run in jobs if run is not None)
+        )
+        pool = _executor(processes) if processes > 1 and len(jobs) > 1 else None
+        loaded = _preload(session, [invoice_id for _, invoice_id, _ in jobs])
+        for job, invoice_id, _ in jobs:
+            job_id = int(job or 0)  # a primary key, never None
+            try:
+                data = document_data(session, invoice_id, issuer=issuer)
+            except Exception as exc:
+                batch.failures[job_id] = describe(exc)
+                continue
+            work = pool.submit(_build, data) if pool is not None else data
+            batch.rendering.append((job_id, invoice_id, work))
+        del loaded
+        session.expunge_all()  # nothing of the batch is kept past its loading
+        if session.get_bind().dialect.name == "sqlite":
+            session.commit()  # one writer at a time: never hold the database while rendering
+    except BaseException:
+        session.rollback()
+        session.close()
+        raise
+    return batch
+
+
+def _store(batch: _Batch, *, now: datetime) -> DocumentsResult:
+    """Wait for the batch's documents, store them in one insert, delete the jobs done, record
+    the failures and complete the runs that were waiting for them; one transaction."""
+    session = batch.session
+    try:
+        rows: list[dict[str, Any]] = []
+        done: list[int] = []
+        for job_id, invoice_id, work in batch.rendering:
+            result = work.result() if isinstance(work, Future) else _build(work)
+            if isinstance(result, str):
+                batch.failures[job_id] = result
+                continue
+            done.append(job_id)
+            rows += [
+                {
+                    "invoice_id": invoice_id,
+                    "credit_note_id": None,
+                    "format": format,
+                    "content": rendered.content,
+                    "sha256": hashlib.sha256(rendered.content).hexdigest(),
+                    "template_version": rendered.template_version,
+                    "created_at": now,
+                }
+                for format, rendered in result.items()
+            ]
+        insert_rows(session, rows)
+        if done:
+            session.execute(sa.delete(DocumentJob).where(col(DocumentJob.id).in_(done)))
+        for job_id, error in batch.failures.items():
+            session.execute(
+                sa.update(DocumentJob)
+                .where(col(DocumentJob.id) == job_id)
+                .values(attempts=DocumentJob.attempts + 1, error=error)
+            )
+        for run_id in sorted(batch.run_ids):
+            finalize_if_done(session, run_id, now=now)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    return DocumentsResult(run_ids=batch.run_ids, rendered=len(done), failed=len(batch.failures))
 
 
 def render_documents(
@@ -88,69 +221,35 @@ def render_documents(
     the data is read in one short transaction, rendered outside any, and stored in a second
     one, so the API is never held up by rendering (a second process rendering the same batch
     meanwhile would store nothing twice)."""
-    session = factory()
+    batch = _claim(
+        factory, issuer=issuer, limit=max(1, processes) * BATCH_PER_PROCESS, processes=processes
+    )
+    return None if batch is None else _store(batch, now=now)
+
+
+def render_alongside(
+    factory: Callable[[], Session],
+    work: Callable[[], T],
+    *,
+    issuer: IssuerDetails,
+    now: datetime,
+    processes: int,
+    limit: int,
+) -> tuple[DocumentsResult | None, T]:
+    """Claim up to `limit` document jobs and let the pool render them while `work` (a chunk of
+    issuing, in its own transaction) runs in this process; then store them.
+
+    The claim's transaction holds row locks on those document jobs only, which issuing never
+    touches, so the two transactions of this one process cannot wait for each other."""
+    batch = _claim(factory, issuer=issuer, limit=limit, processes=processes)
     try:
-        jobs = [
-            (int(job.id or 0), job.invoice_id, job.billing_run_id)
-            for job in session.scalars(
-                select(DocumentJob)
-                .where(col(DocumentJob.attempts) < MAX_ATTEMPTS)
-                .order_by(col(DocumentJob.id))
-                .limit(max(1, processes) * BATCH_PER_PROCESS)
-                .with_for_update(skip_locked=True)
-            )
-        ]
-        if not jobs:
-            session.rollback()
-            return None
-        failures: dict[int, str] = {}
-        loaded: list[tuple[int, DocumentData]] = []
-        for job_id, invoice_id, _ in jobs:
-            try:
-                loaded.append((job_id, document_data(session, invoice_id, issuer=issuer)))
-            except Exception as exc:
-                failures[job_id] = describe(exc)
-        if session.get_bind().dialect.name == "sqlite":
-            session.commit()
-        results = _render_all([data for _, data in loaded], processes)
-        rows: list[dict[str, Any]] = []
-        done: list[int] = []
-        for (job_id, data), result in zip(loaded, results, strict=True):
-            if isinstance(result, str):
-                failures[job_id] = result
-                continue
-            done.append(job_id)
-            rows += [
-                {
-                    "invoice_id": data.owner_id,
-                    "credit_note_id": None,
-                    "format": format,
-                    "content": rendered.content,
-                    "sha256": hashlib.sha256(rendered.content).hexdigest(),
-                    "template_version": rendered.template_version,
-                    "created_at": now,
-                }
-                for format, rendered in result.items()
-            ]
-        insert_rows(session, rows)
-        if done:
-            session.execute(sa.delete(DocumentJob).where(col(DocumentJob.id).in_(done)))
-        for job_id, error in failures.items():
-            session.execute(
-                sa.update(DocumentJob)
-                .where(col(DocumentJob.id) == job_id)
-                .values(attempts=DocumentJob.attempts + 1, error=error)
-            )
-        run_ids = sorted({run for _, _, run in jobs if run is not None})
-        for run_id in run_ids:
-            finalize_if_done(session, run_id, now=now)
-        session.commit()
+        outcome = work()
     except BaseException:
-        session.rollback()
+        if batch is not None:
+            batch.session.rollback()
+            batch.session.close()
         raise
-    finally:
-        session.close()
-    return DocumentsResult(run_ids=frozenset(run_ids), rendered=len(done), failed=len(failures))
+    return (None if batch is None else _store(batch, now=now)), outcome
 
 
 def documents_ready(session: Session, invoice_id: int) -> bool:

@@ -27,7 +27,7 @@ from invoices.runs.dry_run import preview_chunk
 from invoices.runs.models import BillingJob, BillingRun
 from invoices.runs.periods import check_period_billable, eligible_contracts
 from invoices.runs.worker import tick as work_step
-from ledger.base import unit_of_work, utcnow
+from ledger.base import UTCDateTime, unit_of_work, utcnow
 from ledger.errors import NotFound
 from ledger.periods import month_period
 
@@ -78,22 +78,21 @@ def start_run(factory: sessionmaker[Session], month: date, *, now: datetime) -> 
         session.add(run)
         session.flush()
         assert run.id is not None
-        contract_ids = session.scalars(eligible_contracts(period)).all()
-        if contract_ids:
-            session.execute(
-                sa.insert(BillingJob),
-                [
-                    {
-                        "run_id": run.id,
-                        "contract_id": cid,
-                        "status": "pending",
-                        "attempts": 0,
-                        "invoices_issued": 0,
-                        "updated_at": now,
-                    }
-                    for cid in contract_ids
-                ],
+        # One INSERT … SELECT: the jobs never pass through Python, whatever the run's size.
+        eligible = eligible_contracts(period).subquery()
+        session.execute(
+            sa.insert(BillingJob).from_select(
+                ["run_id", "contract_id", "status", "attempts", "invoices_issued", "updated_at"],
+                sa.select(
+                    sa.literal(run.id, sa.Integer),
+                    eligible.c.id,
+                    sa.literal("pending", sa.String),
+                    sa.literal(0, sa.Integer),
+                    sa.literal(0, sa.Integer),
+                    sa.literal(now, UTCDateTime()),
+                ).order_by(eligible.c.id),
             )
+        )
         run_id = run.id
         finalize_if_done(session, run_id, now=now)
     return run_id
