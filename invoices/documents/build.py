@@ -1,6 +1,7 @@
 """Rendering an invoice's documents: a pure function of `DocumentData`, safe in a process pool.
 
-Each XML is built once; the CII one is also the PDF's embedded `factur-x.xml`.
+Each XML is built once (the two CII ones from one tree); the EN 16931 CII is also the PDF's
+embedded `factur-x.xml`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Rendered:
 def build_documents(data: DocumentData) -> dict[str, Rendered]:
     """Every format of one invoice or credit note, keyed by format name."""
     version = einvoice.TEMPLATE_VERSION
-    cii = einvoice.build_cii(data.einvoice, "en16931")
+    cii, xrechnung = einvoice.build_cii_pair(data.einvoice)
     title = f"{'Invoice' if data.pdf.kind == 'invoice' else 'Credit note'} {data.pdf.number}"
     hybrid = make_facturx_pdf(
         pdf.render_pdf(data.pdf),
@@ -34,6 +35,6 @@ def build_documents(data: DocumentData) -> dict[str, Rendered]:
     return {
         "pdf": Rendered(hybrid, data.pdf.template_version),
         "cii": Rendered(cii, version),
-        "xrechnung": Rendered(einvoice.build_cii(data.einvoice, "xrechnung"), version),
+        "xrechnung": Rendered(xrechnung, version),
         "ubl": Rendered(einvoice.build_ubl(data.einvoice), version),
     }

@@ -209,5 +209,11 @@ def make_facturx_pdf(
             del info["/Keywords"]
         out = io.BytesIO()
         # Streams ReportLab compressed stay as they are; recompressing them costs 5x the rest.
-        pdf.save(out, deterministic_id=True, force_version="1.7", compress_streams=False)
+        pdf.save(
+            out,
+            deterministic_id=True,
+            force_version="1.7",
+            compress_streams=False,
+            fix_metadata_version=False,  # the packet above is final: no parse and rewrite
+        )
         return out.getvalue()
