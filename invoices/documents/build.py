@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from invoices import einvoice, pdf
 from invoices.documents.data import DocumentData
-from invoices.einvoice.facturx_pdf import make_facturx_pdf
+from invoices.einvoice.facturx_pdf import facturx_parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +24,14 @@ def build_documents(data: DocumentData) -> dict[str, Rendered]:
     version = einvoice.TEMPLATE_VERSION
     cii, xrechnung = einvoice.build_cii_pair(data.einvoice)
     title = f"{'Invoice' if data.pdf.kind == 'invoice' else 'Credit note'} {data.pdf.number}"
-    hybrid = make_facturx_pdf(
-        pdf.render_pdf(data.pdf),
+    finish = facturx_parts(
         cii,
         title=title,
         author=data.pdf.issuer.name,
         issue_date=data.pdf.issue_date,
         fingerprint=f"hourglass|{data.owner}|{data.owner_id}|{data.pdf.number}",
     )
+    hybrid = pdf.render_pdf(data.pdf, finish=finish)
     return {
         "pdf": Rendered(hybrid, data.pdf.template_version),
         "cii": Rendered(cii, version),

@@ -21,7 +21,7 @@ import hashlib
 import io
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -82,8 +82,11 @@ class UnsupportedTemplateVersion(ValueError):
     """The document asks for a template this renderer is not; re-rendering would change the PDF."""
 
 
-def render_pdf(doc: PdfDocument) -> bytes:
-    """The PDF of an invoice or credit note: summary first, then the hours statement."""
+def render_pdf(doc: PdfDocument, *, finish: Callable[[Canvas], None] | None = None) -> bytes:
+    """The PDF of an invoice or credit note: summary first, then the hours statement.
+
+    `finish` may add to the document before it is written (the Factur-X parts do).
+    """
     if doc.template_version != TEMPLATE_VERSION:
         raise UnsupportedTemplateVersion(
             f"document wants template {doc.template_version!r}, this is {TEMPLATE_VERSION!r}"
@@ -111,6 +114,8 @@ def render_pdf(doc: PdfDocument) -> bytes:
             _draw_sample_mark(writer)
         _draw_footer(writer, footer_text, number, page_count)
     writer.finish()
+    if finish is not None:
+        finish(canvas)
     canvas.save()
     return buffer.getvalue()
 
