@@ -22,7 +22,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from babel.numbers import format_currency
@@ -209,11 +209,11 @@ class _Row:
     background: Color | None = None
     rule_above: tuple[float, Color] | None = None
     rule_below: tuple[float, Color] | None = None
+    height: float = field(init=False)
 
-    @property
-    def height(self) -> float:
+    def __post_init__(self) -> None:
         text = max(max(len(cell.lines), 1) * cell.style.leading for cell in self.cells)
-        return text + self.pad_top + self.pad_bottom
+        object.__setattr__(self, "height", text + self.pad_top + self.pad_bottom)
 
 
 @dataclass(frozen=True, slots=True)
