@@ -5,7 +5,8 @@ intent and embedded factur-x.xml) and the three XMLs (CII, XRechnung, UBL).
 
 The month-end job renders one PDF per contract, so this number sizes a billing run. The lower bound
 draws the very same text, page by page, with `canvas.drawString` in the same embedded font: the gap
-between the two is the cost of layout (platypus tables, paragraphs, the chart).
+between the two is the cost of layout (tables, wrapped text, the chart) and of the XMLs and the
+PDF/A-3 parts.
 
     .venv/bin/python bench/pdf_render.py [--iterations 200] [--json]
 

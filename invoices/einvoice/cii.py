@@ -85,15 +85,39 @@ def _tax(parent: etree._Element, invoice: EInvoice, *, header: bool) -> None:
 
 
 def build_cii(invoice: EInvoice, profile: Profile = "en16931") -> bytes:
+    root = _cii_tree(invoice)
+    if profile == "xrechnung":
+        _to_xrechnung(root)
+    return _serialise(root)
+
+
+def build_cii_pair(invoice: EInvoice) -> tuple[bytes, bytes]:
+    """The Factur-X EN 16931 and the XRechnung CII, from one tree: the two differ only in
+    their document context, so the tree is built once and serialised twice."""
+    root = _cii_tree(invoice)
+    en16931 = _serialise(root)
+    _to_xrechnung(root)
+    return en16931, _serialise(root)
+
+
+def _serialise(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _to_xrechnung(root: etree._Element) -> None:
+    """The EN 16931 context made XRechnung's: the Peppol process first, the CIUS guideline."""
+    context = root[0]
+    process = etree.Element(f"{{{RAM}}}BusinessProcessSpecifiedDocumentContextParameter")
+    _ram(process, "ID", PEPPOL_BILLING)
+    context.insert(0, process)
+    context[1][0].text = XRECHNUNG_3
+
+
+def _cii_tree(invoice: EInvoice) -> etree._Element:
     c = invoice.currency
     root = etree.Element(f"{{{RSM}}}CrossIndustryInvoice", nsmap=NSMAP)
     context = _el(root, RSM, "ExchangedDocumentContext")
-    if profile == "xrechnung":
-        _ram(
-            _ram(context, "BusinessProcessSpecifiedDocumentContextParameter"), "ID", PEPPOL_BILLING
-        )
-    guideline = XRECHNUNG_3 if profile == "xrechnung" else FACTURX_EN16931
-    _ram(_ram(context, "GuidelineSpecifiedDocumentContextParameter"), "ID", guideline)
+    _ram(_ram(context, "GuidelineSpecifiedDocumentContextParameter"), "ID", FACTURX_EN16931)
 
     document = _el(root, RSM, "ExchangedDocument")
     _ram(document, "ID", invoice.number)
@@ -161,4 +185,4 @@ def build_cii(invoice: EInvoice, profile: Profile = "en16931") -> bytes:
                 invoice.preceding_invoice_date.strftime("%Y%m%d"),
                 format="102",
             )
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return root

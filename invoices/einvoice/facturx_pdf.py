@@ -1,9 +1,9 @@
 """The stored PDF as a Factur-X hybrid: PDF/A-3B carrying the CII as `factur-x.xml`.
 
-ReportLab draws the page (fonts embedded); pikepdf adds what PDF/A-3 and Factur-X need: an sRGB
-output intent, XMP metadata (PDF/A identification, the Factur-X extension schema and its
-properties, a document ID derived from the invoice) and the XML as an associated file
-(AFRelationship /Data). Dates are the issue date and ids derive from the document, so the
+ReportLab draws the page (fonts embedded) and, in the same pass, writes what PDF/A-3 and
+Factur-X need: an sRGB output intent, XMP metadata (PDF/A identification, the Factur-X extension
+schema and its properties, a document ID derived from the invoice) and the XML as an associated
+file (AFRelationship /Data). Dates are the issue date and ids derive from the document, so the
 bytes stay a function of the invoice.
 """
 
@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import uuid
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
-import pikepdf
 from lxml import etree
 from PIL import ImageCms
+from reportlab.pdfbase.pdfdoc import (
+    PDFArray,
+    PDFCatalog,
+    PDFDictionary,
+    PDFInfo,
+    PDFName,
+    PDFStream,
+    PDFString,
+)
+from reportlab.pdfgen.canvas import Canvas
 
 FACTURX_FILENAME = "factur-x.xml"
 FACTURX_NS = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
-PRODUCER = "Hourglass (ReportLab, pikepdf)"
+PRODUCER = "Hourglass (ReportLab)"
 _NAMESPACE = uuid.UUID("8f6f2f5e-3b0c-4f1e-9a57-0c4b8a1d2e11")
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -131,83 +141,122 @@ def xmp_packet(
     )
 
 
-def make_facturx_pdf(
-    pdf_bytes: bytes,
+def facturx_parts(
     cii_xml: bytes,
     *,
     title: str,
     author: str,
     issue_date: date,
     fingerprint: str,
-) -> bytes:
-    """`pdf_bytes` (ReportLab's) as PDF/A-3B with `cii_xml` attached as factur-x.xml."""
-    created_pdf = f"D:{issue_date:%Y%m%d}000000Z"
-    created_xmp = f"{issue_date.isoformat()}T00:00:00Z"
-    document_id = f"uuid:{uuid.uuid5(_NAMESPACE, fingerprint)}"
-    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
-        root = pdf.Root
-        profile = pikepdf.Stream(pdf, srgb_profile())
-        profile.N = 3
-        root.OutputIntents = pikepdf.Array(
+) -> Callable[[Canvas], None]:
+    """What makes ReportLab's document a PDF/A-3B with `cii_xml` attached as factur-x.xml,
+    added to its canvas just before it is saved (`render_pdf(doc, finish=...)`).
+
+    Written by ReportLab in the same pass as the page, rather than by reopening and rewriting
+    the finished file: that rewrite (parse, new objects, save) cost more than the XMLs.
+    """
+
+    def finish(canvas: Canvas) -> None:
+        document = canvas._doc
+        created_pdf = f"D:{issue_date:%Y%m%d}000000Z"
+        info = document.info
+        info.__class__ = _PdfaInfo
+        info.created = created_pdf
+        info.title, info.author, info.producer = title, author, PRODUCER
+        document._pdfVersion = (1, 7)
+        catalog = document.Catalog
+        catalog.__NoDefault__ = catalog.__Refs__ = [
+            *PDFCatalog.__NoDefault__,
+            "OutputIntents",
+            "AF",
+        ]
+
+        profile = PDFStream(PDFDictionary({"N": 3}), srgb_profile())
+        catalog.OutputIntents = PDFArray(
             [
-                pikepdf.Dictionary(
-                    Type=pikepdf.Name.OutputIntent,
-                    S=pikepdf.Name.GTS_PDFA1,
-                    OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"),
-                    Info=pikepdf.String("sRGB IEC61966-2.1"),
-                    DestOutputProfile=pdf.make_indirect(profile),
+                PDFDictionary(
+                    {
+                        "Type": PDFName("OutputIntent"),
+                        "S": PDFName("GTS_PDFA1"),
+                        "OutputConditionIdentifier": PDFString("sRGB IEC61966-2.1"),
+                        "Info": PDFString("sRGB IEC61966-2.1"),
+                        "DestOutputProfile": document.Reference(profile),
+                    }
                 )
             ]
         )
-        embedded = pikepdf.Stream(pdf, cii_xml)
-        embedded.Type = pikepdf.Name.EmbeddedFile
-        embedded.Subtype = pikepdf.Name("/text/xml")
-        embedded.Params = pikepdf.Dictionary(
-            Size=len(cii_xml),
-            ModDate=pikepdf.String(created_pdf),
-            CheckSum=pikepdf.String(hashlib.md5(cii_xml, usedforsecurity=False).digest()),
+        checksum = hashlib.md5(cii_xml, usedforsecurity=False).hexdigest()
+        embedded = PDFStream(
+            PDFDictionary(
+                {
+                    "Type": PDFName("EmbeddedFile"),
+                    "Subtype": "/text#2Fxml",  # the name text/xml, its slash escaped
+                    "Params": PDFDictionary(
+                        {
+                            "Size": len(cii_xml),
+                            "ModDate": PDFString(created_pdf),
+                            "CheckSum": f"<{checksum}>",
+                        }
+                    ),
+                }
+            ),
+            cii_xml,
         )
-        embedded_ref = pdf.make_indirect(embedded)
-        filespec = pdf.make_indirect(
-            pikepdf.Dictionary(
-                Type=pikepdf.Name.Filespec,
-                F=pikepdf.String(FACTURX_FILENAME),
-                UF=pikepdf.String(FACTURX_FILENAME),
-                Desc=pikepdf.String("Factur-X invoice (EN 16931)"),
-                AFRelationship=pikepdf.Name.Data,
-                EF=pikepdf.Dictionary(F=embedded_ref, UF=embedded_ref),
+        embedded_ref = document.Reference(embedded)
+        filespec = document.Reference(
+            PDFDictionary(
+                {
+                    "Type": PDFName("Filespec"),
+                    "F": PDFString(FACTURX_FILENAME),
+                    "UF": PDFString(FACTURX_FILENAME),
+                    "Desc": PDFString("Factur-X invoice (EN 16931)"),
+                    "AFRelationship": PDFName("Data"),
+                    "EF": PDFDictionary({"F": embedded_ref, "UF": embedded_ref}),
+                }
             )
         )
-        root.Names = pikepdf.Dictionary(
-            EmbeddedFiles=pikepdf.Dictionary(
-                Names=pikepdf.Array([pikepdf.String(FACTURX_FILENAME), filespec])
-            )
+        catalog.Names = PDFDictionary(
+            {
+                "EmbeddedFiles": PDFDictionary(
+                    {"Names": PDFArray([PDFString(FACTURX_FILENAME), filespec])}
+                )
+            }
         )
-        root.AF = pikepdf.Array([filespec])
-        info = pdf.trailer.Info
-        creator = str(info.Creator) if "/Creator" in info else None
-        subject = str(info.Subject) if "/Subject" in info else None
+        catalog.AF = PDFArray([filespec])
         packet = xmp_packet(
             title=title,
             author=author,
-            created=created_xmp,
-            document_id=document_id,
-            creator_tool=creator,
-            subject=subject,
+            created=f"{issue_date.isoformat()}T00:00:00Z",
+            document_id=f"uuid:{uuid.uuid5(_NAMESPACE, fingerprint)}",
+            creator_tool=info.creator or None,
+            subject=info.subject or None,
         )
-        metadata = pikepdf.Stream(pdf, packet)
-        metadata.Type = pikepdf.Name.Metadata
-        metadata.Subtype = pikepdf.Name.XML
-        root.Metadata = pdf.make_indirect(metadata)
-        root.MarkInfo = pikepdf.Dictionary(Marked=False)
-        info.Producer = pikepdf.String(PRODUCER)
-        info.CreationDate = pikepdf.String(created_pdf)
-        info.ModDate = pikepdf.String(created_pdf)
-        info.Title = pikepdf.String(title)
-        info.Author = pikepdf.String(author)
-        if "/Keywords" in info:
-            del info["/Keywords"]
-        out = io.BytesIO()
-        # Streams ReportLab compressed stay as they are; recompressing them costs 5x the rest.
-        pdf.save(out, deterministic_id=True, force_version="1.7", compress_streams=False)
-        return out.getvalue()
+        # PDF/A: the metadata stream is never filtered.
+        metadata = PDFStream(
+            PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
+            packet,
+        )
+        catalog.Metadata = metadata
+        catalog.MarkInfo = PDFDictionary({"Marked": "false"})
+
+    return finish
+
+
+class _PdfaInfo(PDFInfo):  # type: ignore[misc]
+    """The Info dictionary as PDF/A wants it beside the XMP: dates in UTC, no empty Keywords
+    (the packet has none)."""
+
+    created = ""
+
+    def format(self, document: Any) -> bytes:
+        entries = {
+            "Title": PDFString(self.title),
+            "Author": PDFString(self.author),
+            "CreationDate": PDFString(self.created),
+            "ModDate": PDFString(self.created),
+            "Producer": PDFString(self.producer),
+            "Creator": PDFString(self.creator),
+            "Subject": PDFString(self.subject),
+            "Trapped": PDFName(self.trapped),
+        }
+        return PDFDictionary(entries).format(document)  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""The hours bar chart, drawn with ReportLab's own vector graphics.
+"""The hours bar chart, drawn straight onto the page.
 
 Plain shapes rather than a charts widget: the layout is fixed (five bars, one scale), and shapes
 keep the output exact and cheap to draw on every invoice.
@@ -6,10 +6,10 @@ keep the output exact and cheap to draw on every invoice.
 
 from __future__ import annotations
 
-from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
 
 from invoices.pdf.document import HoursSummary
+from invoices.pdf.layout import PageWriter, fill_operator
 
 BAR_COLOURS: dict[str, colors.Color] = {
     "Granted": colors.HexColor("#8FA7C9"),
@@ -18,6 +18,12 @@ BAR_COLOURS: dict[str, colors.Color] = {
     "Overage": colors.HexColor("#D9822B"),
     "Remaining": colors.HexColor("#4C9F70"),
 }
+_LABEL = fill_operator(colors.black)
+_VALUE = fill_operator(colors.HexColor("#333333"))
+_AXIS = colors.HexColor("#666666")
+_FONT_SIZE = 7.5
+_LABEL_WIDTH = 50.0
+_VALUE_WIDTH = 34.0
 
 
 def format_hours(minutes: int) -> str:
@@ -27,15 +33,19 @@ def format_hours(minutes: int) -> str:
     return f"{sign}{hours}:{rest:02d}"
 
 
-def hours_chart(
+def draw_hours_chart(
+    writer: PageWriter,
     hours: HoursSummary,
     *,
+    x: float,
+    y: float,
     width: float,
     height: float,
     font_name: str,
     bold_font_name: str,
-) -> Drawing:
-    """Five bars on one scale, so overage and expiry read at a glance against the grant."""
+) -> None:
+    """Five bars on one scale, so overage and expiry read at a glance against the grant; (x, y)
+    is the chart's bottom left corner."""
     values = [
         ("Granted", hours.granted_minutes),
         ("Used", hours.used_minutes),
@@ -43,48 +53,19 @@ def hours_chart(
         ("Overage", hours.overage_minutes),
         ("Remaining", hours.remaining_minutes),
     ]
-    font_size = 7.5
-    label_width = 50.0
-    value_width = 34.0
-    bar_left = label_width
-    bar_span = width - label_width - value_width
+    bar_left = x + _LABEL_WIDTH
+    bar_span = width - _LABEL_WIDTH - _VALUE_WIDTH
     scale_minutes = max(max(max(minutes, 0) for _, minutes in values), 1)
     row_height = height / len(values)
     bar_height = row_height * 0.58
-
-    drawing = Drawing(width, height)
-    # The renderer starts every drawing in Helvetica unless told otherwise; that would reference a
-    # non-embedded font in the PDF.
-    drawing.initialFontName = font_name
-    drawing.initialFontSize = font_size
     for index, (label, minutes) in enumerate(values):
-        row_bottom = height - (index + 1) * row_height
+        row_bottom = y + height - (index + 1) * row_height
         bar_bottom = row_bottom + (row_height - bar_height) / 2
-        text_y = bar_bottom + (bar_height - font_size * 0.7) / 2
-        drawing.add(
-            String(0, text_y, label, fontName=font_name, fontSize=font_size, fillColor=colors.black)
-        )
+        text_y = bar_bottom + (bar_height - _FONT_SIZE * 0.7) / 2
+        writer.text(x, text_y, ((label, font_name, _LABEL),), _FONT_SIZE)
         bar_width = bar_span * max(minutes, 0) / scale_minutes
         if bar_width > 0:
-            drawing.add(
-                Rect(
-                    bar_left,
-                    bar_bottom,
-                    bar_width,
-                    bar_height,
-                    fillColor=BAR_COLOURS[label],
-                    strokeColor=None,
-                )
-            )
-        drawing.add(
-            String(
-                bar_left + bar_width + 3,
-                text_y,
-                format_hours(minutes),
-                fontName=bold_font_name,
-                fontSize=font_size,
-                fillColor=colors.HexColor("#333333"),
-            )
-        )
-    drawing.add(Line(bar_left, 0, bar_left, height, strokeColor=colors.HexColor("#666666")))
-    return drawing
+            writer.rect(bar_left, bar_bottom, bar_width, bar_height, BAR_COLOURS[label])
+        value = ((format_hours(minutes), bold_font_name, _VALUE),)
+        writer.text(bar_left + bar_width + 3, text_y, value, _FONT_SIZE)
+    writer.vline(bar_left, y, y + height, 1, _AXIS)

@@ -6,6 +6,11 @@ canvas runs in ReportLab's invariant mode (scoped to this document, not the glob
 the creation date is the issue date, and the file identifier is derived from the document's
 identity. TrueType subsets are named by their index (AAAAAA+, AAAAAB+...), not randomly, in
 ReportLab, so the embedded fonts are stable too.
+
+The page is laid out here, block by block, and drawn with `invoices.pdf.layout` straight onto the
+canvas: the layout is fixed, so a general flowable engine (platypus) only cost time. Only two
+things flow: the lines table and the hours statement, row by row over as many pages as they need,
+their header repeated on every page.
 """
 
 from __future__ import annotations
@@ -14,43 +19,29 @@ import calendar
 import functools
 import hashlib
 import io
+import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from babel.numbers import format_currency
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.colors import Color
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import TimeStamp
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    BaseDocTemplate,
-    Flowable,
-    Frame,
-    KeepTogether,
-    PageBreak,
-    PageTemplate,
-    Paragraph,
-    Spacer,
-    Table,
-)
 
-from invoices.pdf.chart import format_hours, hours_chart
-from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary, StatementEntry
-from invoices.pdf.tables import styled_table
-from invoices.pdf.text import text_flowable
-from invoices.pdf.typeface import FONT, FONT_BOLD, markup, needs_fallback, register_fonts
+from invoices.pdf.chart import draw_hours_chart, format_hours
+from invoices.pdf.document import HoursSummary, PdfDocument, SlaSummary
+from invoices.pdf.layout import Line, PageWriter, Style, fill_operator, text_width, wrap
+from invoices.pdf.typeface import FONT, FONT_BOLD, register_fonts
 from ledger.money import from_minor
 
-TEMPLATE_VERSION = "3"
-PAGE_LOCALE = "en"  # the page's words are English; so is the way it writes money
+TEMPLATE_VERSION = "4"
 """Bump on any change to the rendered bytes; a stored PDF records the version that made it."""
-
+PAGE_LOCALE = "en"  # the page's words are English; so is the way it writes money
 
 _INK = colors.HexColor("#222222")
 _MUTED = colors.HexColor("#5F6B78")
@@ -58,6 +49,8 @@ _ACCENT = colors.HexColor("#1F3A5F")
 _ZEBRA = colors.HexColor("#F3F5F8")
 _RULE = colors.HexColor("#C9D0D8")
 _SAMPLE_RED = colors.HexColor("#C0392B")
+_WHITE = colors.white
+_MUTED_FILL = fill_operator(_MUTED)
 SAMPLE_MARK = "SAMPLE — not a valid invoice"
 
 _PAGE_WIDTH, _PAGE_HEIGHT = A4
@@ -65,18 +58,35 @@ _MARGIN_X = 18 * mm
 _MARGIN_TOP = 16 * mm
 _MARGIN_BOTTOM = 20 * mm
 _CONTENT_WIDTH = _PAGE_WIDTH - 2 * _MARGIN_X
+_TOP = _PAGE_HEIGHT - _MARGIN_TOP
+_LEFT = _MARGIN_X
+_RIGHT = _PAGE_WIDTH - _MARGIN_X
 
 _REVERSE_CHARGE_NOTE = (
     "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Directive 2006/112/EC)."
 )
+
+_BASE = Style(FONT, 8.5, 11.5, _INK)
+_SMALL = Style(FONT, 7.5, 10, _MUTED)
+_LABEL = Style(FONT_BOLD, 7, 10, _MUTED)
+_ISSUER = Style(FONT_BOLD, 13, 16, _INK)
+_CUSTOMER = Style(FONT_BOLD, 10, 13, _INK)
+_TITLE = Style(FONT_BOLD, 20, 24, _ACCENT)
+_HEADING = Style(FONT_BOLD, 10.5, 13, _ACCENT)
+_HEADING_BEFORE, _HEADING_AFTER = 9.0, 4.0
+_NOTE = Style(FONT, 8, 10.5, _MUTED)
+_FOOTER = Style(FONT, 7.5, 7.5, _MUTED)
 
 
 class UnsupportedTemplateVersion(ValueError):
     """The document asks for a template this renderer is not; re-rendering would change the PDF."""
 
 
-def render_pdf(doc: PdfDocument) -> bytes:
-    """The PDF of an invoice or credit note: summary first, then the hours statement."""
+def render_pdf(doc: PdfDocument, *, finish: Callable[[Canvas], None] | None = None) -> bytes:
+    """The PDF of an invoice or credit note: summary first, then the hours statement.
+
+    `finish` may add to the document before it is written (the Factur-X parts do).
+    """
     if doc.template_version != TEMPLATE_VERSION:
         raise UnsupportedTemplateVersion(
             f"document wants template {doc.template_version!r}, this is {TEMPLATE_VERSION!r}"
@@ -84,115 +94,65 @@ def render_pdf(doc: PdfDocument) -> bytes:
     register_fonts()
     title = f"{_title(doc)} {doc.number}"
     buffer = io.BytesIO()
-    # No frame padding: tables span exactly the margins, aligned with the footer rule.
-    frame = Frame(
-        _MARGIN_X,
-        _MARGIN_BOTTOM,
-        _CONTENT_WIDTH,
-        _PAGE_HEIGHT - _MARGIN_TOP - _MARGIN_BOTTOM,
-        leftPadding=0,
-        rightPadding=0,
-        topPadding=0,
-        bottomPadding=0,
-        id="content",
-    )
-    template = BaseDocTemplate(
-        buffer,
-        pagesize=A4,
-        pageTemplates=[PageTemplate(id="page", frames=[frame])],
-        leftMargin=_MARGIN_X,
-        rightMargin=_MARGIN_X,
-        topMargin=_MARGIN_TOP,
-        bottomMargin=_MARGIN_BOTTOM,
-        title=title,
-        author=doc.issuer.name,
-        subject=f"{title}, {doc.customer.name}, period {doc.period}",
-        creator=f"Hourglass invoice template {TEMPLATE_VERSION}",
-        invariant=1,
-        pageCompression=1,
-        initialFontName=FONT,
-    )
-    canvasmaker = functools.partial(
-        _NumberedCanvas,
-        footer_text=f"{title} · {doc.issuer.name}",
+    canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1, initialFontName=FONT)
+    canvas.setTitle(title)
+    canvas.setAuthor(doc.issuer.name)
+    canvas.setSubject(f"{title}, {doc.customer.name}, period {doc.period}")
+    canvas.setCreator(f"Hourglass invoice template {TEMPLATE_VERSION}")
+    _pin_identity(
+        canvas,
         created_on_epoch=calendar.timegm(doc.issue_date.timetuple()),
         fingerprint=f"hourglass|{doc.kind}|{doc.number}|{TEMPLATE_VERSION}".encode(),
-        sample=doc.sample,
     )
-    template.build(_story(doc), canvasmaker=canvasmaker)
+    writer = PageWriter(canvas)
+    _draw_document(_Flow(writer), doc)
+    footer_text = f"{title} · {doc.issuer.name}"
+    page_count = writer.page_number
+    for number in range(1, page_count + 1):
+        writer.select_page(number)
+        if doc.sample:
+            _draw_sample_mark(writer)
+        _draw_footer(writer, footer_text, number, page_count)
+    writer.finish()
+    if finish is not None:
+        finish(canvas)
+    canvas.save()
     return buffer.getvalue()
 
 
-class _NumberedCanvas(Canvas):  # type: ignore[misc]
-    """Holds pages back until the end so every footer can say "Page N of M" in one pass."""
+def _pin_identity(canvas: Canvas, *, created_on_epoch: int, fingerprint: bytes) -> None:
+    """Creation date = issue date and ID = f(document), whatever SOURCE_DATE_EPOCH says.
 
-    def __init__(
-        self,
-        *args: Any,
-        footer_text: str,
-        created_on_epoch: int,
-        fingerprint: bytes,
-        sample: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._sample = sample
-        self._pin_identity(created_on_epoch, fingerprint)
-        self._footer_text = footer_text
-        self._page_states: list[dict[str, Any]] = []
+    Invariant mode alone stamps 2000-01-01 (or $SOURCE_DATE_EPOCH, which would make the bytes
+    depend on the environment), so both are set here on the document ReportLab just made.
+    """
+    stamp = TimeStamp(invariant=1)
+    utc = time.gmtime(created_on_epoch)
+    stamp.t = created_on_epoch
+    stamp.lt = utc
+    stamp.YMDhms = tuple(utc)[:6]
+    stamp.dhh = stamp.dmm = 0
+    stamp.tzname = "UTC"
+    canvas._doc._timeStamp = stamp
+    canvas._doc.signature = hashlib.md5(fingerprint, usedforsecurity=False)
 
-    def _pin_identity(self, created_on_epoch: int, fingerprint: bytes) -> None:
-        """Creation date = issue date and ID = f(document), whatever SOURCE_DATE_EPOCH says.
 
-        Invariant mode alone stamps 2000-01-01 (or $SOURCE_DATE_EPOCH, which would make the bytes
-        depend on the environment), so both are set here on the document ReportLab just made.
-        """
-        stamp = TimeStamp(invariant=1)
-        utc = time.gmtime(created_on_epoch)
-        stamp.t = created_on_epoch
-        stamp.lt = utc
-        stamp.YMDhms = tuple(utc)[:6]
-        stamp.dhh = stamp.dmm = 0
-        stamp.tzname = "UTC"
-        self._doc._timeStamp = stamp
-        self._doc.signature = hashlib.md5(fingerprint, usedforsecurity=False)
+def _draw_footer(writer: PageWriter, text: str, number: int, page_count: int) -> None:
+    y = _MARGIN_BOTTOM - 9 * mm
+    writer.hline(_LEFT, _RIGHT, y + 4 * mm, 0.5, _RULE)
+    writer.text(_LEFT, y, ((text, FONT, _FOOTER.fill),), _FOOTER.size)
+    page = f"Page {number} of {page_count}"
+    writer.text(
+        _RIGHT - text_width(page, FONT, _FOOTER.size), y, ((page, FONT, _FOOTER.fill),), 7.5
+    )
 
-    def showPage(self) -> None:
-        self._page_states.append(dict(self.__dict__))
-        self._startPage()
 
-    def save(self) -> None:
-        page_count = len(self._page_states)
-        for state in self._page_states:
-            self.__dict__.update(state)
-            self._draw_footer(page_count)
-            super().showPage()
-        super().save()
-
-    def _draw_footer(self, page_count: int) -> None:
-        if self._sample:
-            self._draw_sample_mark()
-        y = _MARGIN_BOTTOM - 9 * mm
-        self.saveState()
-        self.setStrokeColor(_RULE)
-        self.setLineWidth(0.5)
-        self.line(_MARGIN_X, y + 4 * mm, _PAGE_WIDTH - _MARGIN_X, y + 4 * mm)
-        self.setFont(FONT, 7.5)
-        self.setFillColor(_MUTED)
-        self.drawString(_MARGIN_X, y, self._footer_text)
-        self.drawRightString(_PAGE_WIDTH - _MARGIN_X, y, f"Page {self._pageNumber} of {page_count}")
-        self.restoreState()
-
-    def _draw_sample_mark(self) -> None:
-        """A red banner above the header of every page: a sample issuer's document is no
-        invoice. Horizontal, so text extraction still reads the page in order."""
-        self.saveState()
-        self.setFillColor(_SAMPLE_RED)
-        self.rect(0, _PAGE_HEIGHT - 11 * mm, _PAGE_WIDTH, 8 * mm, stroke=0, fill=1)
-        self.setFillColor(colors.white)
-        self.setFont(FONT_BOLD, 13)
-        self.drawCentredString(_PAGE_WIDTH / 2, _PAGE_HEIGHT - 8.6 * mm, SAMPLE_MARK)
-        self.restoreState()
+def _draw_sample_mark(writer: PageWriter) -> None:
+    """A red banner above the header of every page: a sample issuer's document is no
+    invoice. Horizontal, so text extraction still reads the page in order."""
+    writer.rect(0, _PAGE_HEIGHT - 11 * mm, _PAGE_WIDTH, 8 * mm, _SAMPLE_RED)
+    x = (_PAGE_WIDTH - text_width(SAMPLE_MARK, FONT_BOLD, 13)) / 2
+    writer.text(x, _PAGE_HEIGHT - 8.6 * mm, ((SAMPLE_MARK, FONT_BOLD, fill_operator(_WHITE)),), 13)
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -202,11 +162,14 @@ def _title(doc: PdfDocument) -> str:
     return "Invoice" if doc.kind == "invoice" else "Credit note"
 
 
+@functools.lru_cache(maxsize=4096)
 def money(amount_minor: int, currency: str) -> str:
     """Money as printed everywhere on the page: the currency's symbol, grouping and decimals
     in the page's language (English): "€2,000.00", "¥1,500,000", "-€200.00"."""
-    return format_currency(
-        from_minor(amount_minor, currency), currency, locale=PAGE_LOCALE, currency_digits=True
+    return str(
+        format_currency(
+            from_minor(amount_minor, currency), currency, locale=PAGE_LOCALE, currency_digits=True
+        )
     )
 
 
@@ -216,165 +179,263 @@ def percent(rate: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def _markup(text: str) -> str:
-    """Customer-supplied text inside Paragraph markup: "Müller & Söhne" must not be a tag, and
-    "株式会社" must not print as empty boxes."""
-    return markup(text)
+def _wrapped(text: str, style: Style, width: float) -> list[Line]:
+    return wrap(((text, None),), style, width)
 
 
-def _lines_markup(lines: Iterable[str]) -> str:
-    return "<br/>".join(_markup(line) for line in lines if line)
+def _text_lines(texts: Sequence[str], style: Style, width: float) -> list[Line]:
+    """Several texts one below the other (an address), each wrapped; empty ones left out."""
+    return [line for text in texts if text for line in _wrapped(text, style, width)]
 
 
-@functools.cache
-def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=FONT, fontSize=8.5, leading=11.5, textColor=_INK)
-    return {
-        "base": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=10, textColor=_MUTED),
-        "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10),
-        "statement": ParagraphStyle("statement", parent=base, fontSize=7.5, leading=9.5),
-        "label": ParagraphStyle(
-            "label", parent=base, fontName=FONT_BOLD, fontSize=7, leading=10, textColor=_MUTED
-        ),
-        "issuer": ParagraphStyle(
-            "issuer", parent=base, fontName=FONT_BOLD, fontSize=13, leading=16, spaceAfter=2
-        ),
-        "customer": ParagraphStyle(
-            "customer", parent=base, fontName=FONT_BOLD, fontSize=10, leading=13, spaceAfter=1
-        ),
-        "title": ParagraphStyle(
-            "title",
-            parent=base,
-            fontName=FONT_BOLD,
-            fontSize=20,
-            leading=24,
-            alignment=TA_RIGHT,
-            textColor=_ACCENT,
-        ),
-        "heading": ParagraphStyle(
-            "heading",
-            parent=base,
-            fontName=FONT_BOLD,
-            fontSize=10.5,
-            leading=13,
-            textColor=_ACCENT,
-            spaceBefore=9,
-            spaceAfter=4,
-        ),
-        "note": ParagraphStyle("note", parent=base, fontSize=8, leading=10.5, textColor=_MUTED),
-    }
+# --- tables -------------------------------------------------------------------------------------
+
+Runs = tuple[tuple[str, str | None], ...]
+"""Text in pieces, each with its fill operator (None: the cell's colour)."""
 
 
-def _table(
-    rows: Sequence[Sequence[Any]],
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    lines: list[Line]
+    style: Style
+    right: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    cells: list[_Cell]
+    pad_top: float
+    pad_bottom: float
+    background: Color | None = None
+    rule_above: tuple[float, Color] | None = None
+    rule_below: tuple[float, Color] | None = None
+    height: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        text = max(max(len(cell.lines), 1) * cell.style.leading for cell in self.cells)
+        object.__setattr__(self, "height", text + self.pad_top + self.pad_bottom)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    widths: tuple[float, ...]
+    pad_x: float
+    header: _Row | None
+    rows: list[_Row]
+
+    @property
+    def width(self) -> float:
+        return sum(self.widths)
+
+    @property
+    def height(self) -> float:
+        return sum(row.height for row in self.rows) + (self.header.height if self.header else 0)
+
+    def draw_row(self, writer: PageWriter, row: _Row, x: float, top: float) -> float:
+        """`row` with its top edge at `top`; gives the top of the next row."""
+        height = row.height
+        bottom = top - height
+        width = self.width
+        if row.background is not None:
+            writer.rect(x, bottom, width, height, row.background)
+        if row.rule_above is not None:
+            writer.hline(x, x + width, top, *row.rule_above)
+        if row.rule_below is not None:
+            writer.hline(x, x + width, bottom, *row.rule_below)
+        left = x
+        for cell, column_width in zip(row.cells, self.widths, strict=True):
+            if cell.lines:
+                if cell.right:
+                    right = left + column_width - self.pad_x
+                    writer.lines(left, top - row.pad_top, cell.lines, cell.style, right=right)
+                else:
+                    writer.lines(left + self.pad_x, top - row.pad_top, cell.lines, cell.style)
+            left += column_width
+        return bottom
+
+    def draw(self, writer: PageWriter, x: float, top: float) -> None:
+        """The whole table in one place (it never splits)."""
+        for row in [self.header, *self.rows] if self.header else self.rows:
+            top = self.draw_row(writer, row, x, top)
+
+
+def _cell(content: str | Runs, style: Style, width: float, pad_x: float, right: bool) -> _Cell:
+    """Text wraps in left-aligned cells; figures and headings stay on one line, as in a
+    ReportLab table's plain string cells."""
+    runs = ((content, None),) if isinstance(content, str) else content
+    room = math.inf if right else width - 2 * pad_x
+    return _Cell(wrap(runs, style, room), style, right)
+
+
+def _house_table(
+    header: Sequence[str],
+    body: Sequence[Sequence[str | Runs]],
     *,
-    col_widths: Sequence[float],
-    numeric_from: int,
-    repeat_header: bool = False,
-    font_size: float = 8,
+    widths: Sequence[float],
+    right: Sequence[bool],
+    size: float = 8,
     padding: float = 3.5,
-    extra: Sequence[tuple[Any, ...]] = (),
-) -> Table:
-    """The house table: navy header, zebra rows, numbers right-aligned from `numeric_from` on."""
-    return styled_table(
-        rows,
-        col_widths=col_widths,
-        repeatRows=1 if repeat_header else 0,
-        hAlign="LEFT",
-        commands=[
-            ("FONTNAME", (0, 0), (-1, -1), FONT),
-            ("FONTSIZE", (0, 0), (-1, -1), font_size),
-            ("LEADING", (0, 0), (-1, -1), font_size + 2),
-            ("TEXTCOLOR", (0, 0), (-1, -1), _INK),
-            ("FONTNAME", (0, 0), (-1, 0), FONT_BOLD),
-            ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
-            ("BACKGROUND", (0, 0), (-1, 0), _ACCENT),
-            ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, _ZEBRA]),
-            ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 0), (-1, -1), padding),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
-            ("LEFTPADDING", (0, 0), (-1, -1), 5),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-            ("LINEBELOW", (0, -1), (-1, -1), 0.6, _ACCENT),
-            *extra,
+    total: Sequence[str] | None = None,
+) -> _Table:
+    """The house table: navy header, zebra rows, numbers right-aligned, a rule below."""
+    pad_x = 5.0
+    widths = tuple(widths)
+    body_style = Style(FONT, size, size + 2, _INK)
+    header_style = Style(FONT_BOLD, size, size + 2, _WHITE)
+
+    def row(cells: Sequence[str | Runs], style: Style, **options: object) -> _Row:
+        made = [
+            _cell(content, style, width, pad_x, align)
+            for content, width, align in zip(cells, widths, right, strict=True)
+        ]
+        return _Row(made, padding, padding, **options)  # type: ignore[arg-type]
+
+    head = _Row(
+        [
+            _cell(text, header_style, math.inf, 0, align)
+            for text, align in zip(header, right, strict=True)
         ],
+        padding,
+        padding,
+        background=_ACCENT,
     )
-
-
-def _plain_table(rows: Sequence[Sequence[Any]], *, col_widths: Sequence[float]) -> Table:
-    """A borderless layout grid, for placing blocks side by side."""
-    return styled_table(
-        rows,
-        col_widths=col_widths,
-        hAlign="LEFT",
-        commands=[
-            ("FONTNAME", (0, 0), (-1, -1), FONT),  # or Helvetica gets referenced
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ("TOPPADDING", (0, 0), (-1, -1), 0),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
-        ],
-    )
-
-
-# --- the story ----------------------------------------------------------------------------------
-
-
-def _story(doc: PdfDocument) -> list[Flowable]:
-    story: list[Flowable] = [
-        _header(doc),
-        Spacer(0, 8 * mm),
-        _parties(doc),
-        Spacer(0, 7 * mm),
-        _lines(doc),
-        Spacer(0, 2 * mm),
-        _totals(doc),
+    rows = [
+        row(cells, body_style, background=_ZEBRA if index % 2 else None)
+        for index, cells in enumerate(body)
     ]
+    if total is not None:
+        total_style = Style(FONT_BOLD, size, size + 2, _INK)
+        background = _ZEBRA if len(rows) % 2 else None
+        rows.append(row(total, total_style, background=background, rule_above=(0.6, _ACCENT)))
+    last = rows[-1]
+    rows[-1] = _Row(
+        last.cells, last.pad_top, last.pad_bottom, last.background, last.rule_above, (0.6, _ACCENT)
+    )
+    return _Table(widths, pad_x, head, rows)
+
+
+# --- the flow of blocks down the pages ----------------------------------------------------------
+
+
+class _Flow:
+    """Where the next block goes; a block that does not fit starts a new page."""
+
+    def __init__(self, writer: PageWriter) -> None:
+        self.writer = writer
+        self.y = _TOP
+
+    @property
+    def at_top(self) -> bool:
+        return self.y >= _TOP
+
+    def new_page(self) -> None:
+        self.writer.new_page()
+        self.y = _TOP
+
+    def place(self, height: float) -> float:
+        """The top of a block `height` high, on a new page if it does not fit on this one."""
+        if self.y - height < _MARGIN_BOTTOM - 1e-6 and not self.at_top:
+            self.new_page()
+        top = self.y
+        self.y -= height
+        return top
+
+    def skip(self, height: float) -> None:
+        if not self.at_top:
+            self.y -= height
+
+    def heading_group(self, heading: str, content_height: float) -> float:
+        """A heading kept with what follows it: gives the top of the content."""
+        lines = _wrapped(heading, _HEADING, _CONTENT_WIDTH)
+        heading_height = len(lines) * _HEADING.leading
+        total = heading_height + _HEADING_AFTER + content_height
+        if self.y - _HEADING_BEFORE - total < _MARGIN_BOTTOM - 1e-6 and not self.at_top:
+            self.new_page()
+        self.skip(_HEADING_BEFORE)
+        self.writer.lines(_LEFT, self.y, lines, _HEADING)
+        self.y -= heading_height + _HEADING_AFTER
+        return self.y
+
+    def table(self, table: _Table, x: float) -> None:
+        """A table row by row, over pages; the header is repeated on each."""
+        writer = self.writer
+        header = table.header
+        header_height = header.height if header else 0.0
+        for index, row in enumerate(table.rows):
+            needed = row.height + (header_height if index == 0 else 0)
+            if self.y - needed < _MARGIN_BOTTOM - 1e-6 and not self.at_top:
+                self.new_page()
+            if header is not None and (index == 0 or self.at_top):
+                self.y = table.draw_row(writer, header, x, self.y)
+            self.y = table.draw_row(writer, row, x, self.y)
+
+
+# --- the document -------------------------------------------------------------------------------
+
+
+def _draw_document(flow: _Flow, doc: PdfDocument) -> None:
+    _draw_header(flow, doc)
+    flow.skip(8 * mm)
+    _draw_parties(flow, doc)
+    flow.skip(7 * mm)
+    flow.table(_lines_table(doc), _LEFT)
+    flow.skip(2 * mm)
+    totals = _totals_table(doc)
+    totals.draw(flow.writer, _RIGHT - totals.width, flow.place(totals.height))
     if doc.reverse_charge:
-        story += [Spacer(0, 2 * mm), text_flowable(_REVERSE_CHARGE_NOTE, _styles()["note"])]
+        flow.skip(2 * mm)
+        _draw_text_block(flow, _wrapped(_REVERSE_CHARGE_NOTE, _NOTE, _CONTENT_WIDTH), _NOTE)
     if doc.hours is not None:
-        story.append(KeepTogether(_hours_section(doc, doc.hours)))
+        _draw_hours(flow, doc, doc.hours)
     if doc.sla is not None:
-        story.append(KeepTogether(_sla_section(doc, doc.sla)))
+        _draw_sla(flow, doc, doc.sla)
     if doc.issuer.bank_details or doc.payment_instructions:
-        story.append(KeepTogether(_payment_section(doc)))
+        _draw_payment(flow, doc)
     if doc.statement or doc.hours is not None:
-        story += [PageBreak(), *_statement(doc)]
-    return story
+        flow.new_page()
+        _draw_statement(flow, doc)
 
 
-def _header(doc: PdfDocument) -> Table:
-    styles = _styles()
+def _draw_text_block(flow: _Flow, lines: list[Line], style: Style) -> None:
+    top = flow.place(len(lines) * style.leading)
+    flow.writer.lines(_LEFT, top, lines, style)
+
+
+def _draw_header(flow: _Flow, doc: PdfDocument) -> None:
+    left_width = _CONTENT_WIDTH * 0.6
     details = [
         *doc.issuer.address_lines,
         f"VAT ID {doc.issuer.tax_id}" if doc.issuer.tax_id else "",
         doc.issuer.email or "",
     ]
-    issuer = [
-        text_flowable(doc.issuer.name, styles["issuer"]),
-        Paragraph(_lines_markup(details), styles["small"]),
-    ]
-    title = text_flowable(_title(doc), styles["title"])
-    return _plain_table([[issuer, title]], col_widths=[_CONTENT_WIDTH * 0.6, _CONTENT_WIDTH * 0.4])
+    name = _wrapped(doc.issuer.name, _ISSUER, left_width)
+    detail_lines = _text_lines(details, _SMALL, left_width)
+    title = _wrapped(_title(doc), _TITLE, _CONTENT_WIDTH - left_width)
+    name_height = len(name) * _ISSUER.leading + 2  # the issuer style's space after
+    left_height = name_height + len(detail_lines) * _SMALL.leading
+    top = flow.place(max(left_height, len(title) * _TITLE.leading))
+    writer = flow.writer
+    writer.lines(_LEFT, top, name, _ISSUER)
+    writer.lines(_LEFT, top - name_height, detail_lines, _SMALL)
+    writer.lines(_LEFT, top, title, _TITLE, right=_RIGHT)
 
 
-def _parties(doc: PdfDocument) -> Table:
-    styles = _styles()
+def _draw_parties(flow: _Flow, doc: PdfDocument) -> None:
     customer = doc.customer
+    left_width = _CONTENT_WIDTH - 72 * mm
     details = [
         *customer.address_lines,
         customer.country or "",
         f"VAT ID {customer.tax_id}" if customer.tax_id else "",
         customer.email or "",
     ]
-    bill_to = [
-        text_flowable("BILL TO" if doc.kind == "invoice" else "CREDITED TO", styles["label"]),
-        text_flowable(customer.name, styles["customer"]),
-        Paragraph(_lines_markup(details), styles["base"]),
-    ]
+    label = _wrapped("BILL TO" if doc.kind == "invoice" else "CREDITED TO", _LABEL, left_width)
+    name = _wrapped(customer.name, _CUSTOMER, left_width)
+    detail_lines = _text_lines(details, _BASE, left_width)
+    label_height = len(label) * _LABEL.leading
+    name_height = len(name) * _CUSTOMER.leading + 1  # the customer style's space after
+    left_height = label_height + name_height + len(detail_lines) * _BASE.leading
+
     facts: list[tuple[str, str]] = [(f"{_title(doc)} number", doc.number)]
     if doc.credited_invoice_number:
         facts.append(("Credits invoice", doc.credited_invoice_number))
@@ -382,80 +443,76 @@ def _parties(doc: PdfDocument) -> Table:
     if doc.due_date is not None:
         facts.append(("Due date", doc.due_date.isoformat()))
     facts += [("Period", doc.period), ("Currency", doc.currency)]
-    meta = styled_table(
-        facts,
-        col_widths=[32 * mm, 38 * mm],
-        hAlign="RIGHT",
-        commands=[
-            ("FONTNAME", (0, 0), (0, -1), FONT),
-            ("FONTNAME", (1, 0), (1, -1), FONT_BOLD),
-            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-            ("TEXTCOLOR", (0, 0), (0, -1), _MUTED),
-            ("TEXTCOLOR", (1, 0), (1, -1), _INK),
-            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.4, _RULE),
+    label_style = Style(FONT, 8.5, 12, _MUTED)
+    value_style = Style(FONT_BOLD, 8.5, 12, _INK)
+    widths = (32 * mm, 38 * mm)
+    meta = _Table(
+        widths,
+        0,
+        None,
+        [
+            _Row(
+                [
+                    _cell(fact, label_style, widths[0], 0, False),
+                    _cell(value, value_style, widths[1], 0, True),
+                ],
+                1.5,
+                1.5,
+                rule_below=(0.4, _RULE),
+            )
+            for fact, value in facts
         ],
     )
-    return _plain_table([[bill_to, meta]], col_widths=[_CONTENT_WIDTH - 72 * mm, 72 * mm])
+    top = flow.place(max(left_height, meta.height))
+    writer = flow.writer
+    writer.lines(_LEFT, top, label, _LABEL)
+    writer.lines(_LEFT, top - label_height, name, _CUSTOMER)
+    writer.lines(_LEFT, top - label_height - name_height, detail_lines, _BASE)
+    meta.draw(writer, _LEFT + left_width, top)
 
 
-def _lines(doc: PdfDocument) -> Table:
-    styles = _styles()
-    rows: list[list[Any]] = [["Description", "Quantity", "Unit price", "Amount"]]
-    for line in doc.lines:
-        rows.append(
-            [
-                text_flowable(line.description, styles["cell"]),
-                line.quantity,
-                "" if line.unit_price_minor is None else money(line.unit_price_minor, doc.currency),
-                money(line.amount_minor, doc.currency),
-            ]
-        )
+def _lines_table(doc: PdfDocument) -> _Table:
+    body: list[list[str | Runs]] = [
+        [
+            line.description,
+            line.quantity,
+            "" if line.unit_price_minor is None else money(line.unit_price_minor, doc.currency),
+            money(line.amount_minor, doc.currency),
+        ]
+        for line in doc.lines
+    ]
     if not doc.lines:
-        rows.append([text_flowable("No lines.", styles["cell"]), "", "", ""])
-    return _table(
-        rows,
-        col_widths=[_CONTENT_WIDTH - 84 * mm, 22 * mm, 30 * mm, 32 * mm],
-        numeric_from=1,
-        repeat_header=True,
+        body.append(["No lines.", "", "", ""])
+    return _house_table(
+        ["Description", "Quantity", "Unit price", "Amount"],
+        body,
+        widths=[_CONTENT_WIDTH - 84 * mm, 22 * mm, 30 * mm, 32 * mm],
+        right=[False, True, True, True],
     )
 
 
-def _totals(doc: PdfDocument) -> Table:
-    rows: list[list[str]] = [["Subtotal", money(doc.subtotal_minor, doc.currency)]]
+def _totals_table(doc: PdfDocument) -> _Table:
+    rows: list[tuple[str, str]] = [("Subtotal", money(doc.subtotal_minor, doc.currency))]
     if not doc.reverse_charge:
         rows.append(
-            [f"Tax ({percent(doc.tax_rate_percent)} %)", money(doc.tax_minor, doc.currency)]
+            (f"Tax ({percent(doc.tax_rate_percent)} %)", money(doc.tax_minor, doc.currency))
         )
-    rows.append(["Total", money(doc.total_minor, doc.currency)])
-    return styled_table(
-        rows,
-        col_widths=[40 * mm, 32 * mm],
-        hAlign="RIGHT",
-        commands=[
-            ("FONTNAME", (0, 0), (-1, -1), FONT),
-            ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-            ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-            ("TEXTCOLOR", (0, 0), (-1, -2), _MUTED),
-            ("FONTNAME", (0, -1), (-1, -1), FONT_BOLD),
-            ("FONTSIZE", (0, -1), (-1, -1), 10.5),
-            ("TEXTCOLOR", (0, -1), (-1, -1), _ACCENT),
-            ("LINEABOVE", (0, -1), (-1, -1), 0.8, _ACCENT),
-            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-            ("TOPPADDING", (0, -1), (-1, -1), 5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 5),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-        ],
+    widths = (40 * mm, 32 * mm)
+    muted = Style(FONT, 8.5, 12, _MUTED)
+    total = Style(FONT_BOLD, 10.5, 12, _ACCENT)
+
+    def row(label: str, value: str, style: Style, pad_top: float, **options: object) -> _Row:
+        cells = [_cell(label, style, widths[0], 5, False), _cell(value, style, widths[1], 5, True)]
+        return _Row(cells, pad_top, 2.5, **options)  # type: ignore[arg-type]
+
+    made = [row(label, value, muted, 2.5) for label, value in rows]
+    made.append(
+        row("Total", money(doc.total_minor, doc.currency), total, 5, rule_above=(0.8, _ACCENT))
     )
+    return _Table(widths, 5, None, made)
 
 
-def _hours_section(doc: PdfDocument, hours: HoursSummary) -> list[Flowable]:
-    styles = _styles()
+def _draw_hours(flow: _Flow, doc: PdfDocument, hours: HoursSummary) -> None:
     figures = [
         ("Granted", hours.granted_minutes),
         ("Used", hours.used_minutes),
@@ -463,149 +520,135 @@ def _hours_section(doc: PdfDocument, hours: HoursSummary) -> list[Flowable]:
         ("Overage", hours.overage_minutes),
         ("Remaining", hours.remaining_minutes),
     ]
-    rows: list[list[str]] = [["Hours", "h:mm", "Minutes"]]
-    rows += [[label, format_hours(minutes), str(minutes)] for label, minutes in figures]
-    left_width = 78 * mm
-    table = _table(rows, col_widths=[30 * mm, 22 * mm, 26 * mm], numeric_from=1)
-    # One chart bar per table row: the chart starts below the header row, rows are 17 pt high.
-    row_height = 8 + 2 + 2 * 3.5
-    chart = hours_chart(
+    table = _house_table(
+        ["Hours", "h:mm", "Minutes"],
+        [[label, format_hours(minutes), str(minutes)] for label, minutes in figures],
+        widths=[30 * mm, 22 * mm, 26 * mm],
+        right=[False, True, True],
+    )
+    pool = _wrapped(f"Pool: {hours.pool}", _NOTE, _CONTENT_WIDTH) if hours.pool else []
+    pool_height = 2 * mm + len(pool) * _NOTE.leading if pool else 0
+    top = flow.heading_group(f"Hours for {doc.period}", table.height + pool_height)
+    writer = flow.writer
+    table.draw(writer, _LEFT, top)
+    # One chart bar per table row: the chart starts below the header row.
+    assert table.header is not None
+    row_height = table.header.height
+    chart_left = _LEFT + 90 * mm
+    draw_hours_chart(
+        writer,
         hours,
-        width=_CONTENT_WIDTH - left_width - 12 * mm,
+        x=chart_left,
+        y=top - 6 * row_height,
+        width=_RIGHT - chart_left,
         height=5 * row_height,
         font_name=FONT,
         bold_font_name=FONT_BOLD,
     )
-    flowables: list[Flowable] = [
-        text_flowable(f"Hours for {doc.period}", styles["heading"]),
-        _plain_table(
-            [[table, [Spacer(0, row_height), chart]]],
-            col_widths=[left_width + 12 * mm, _CONTENT_WIDTH - left_width - 12 * mm],
-        ),
-    ]
-    if hours.pool:
-        pool = text_flowable(f"Pool: {hours.pool}", styles["note"])
-        flowables += [Spacer(0, 2 * mm), pool]
-    return flowables
+    flow.y = top - table.height
+    if pool:
+        flow.y -= 2 * mm
+        writer.lines(_LEFT, flow.y, pool, _NOTE)
+        flow.y -= len(pool) * _NOTE.leading
 
 
-def _sla_section(doc: PdfDocument, sla: SlaSummary) -> list[Flowable]:
-    styles = _styles()
+def _draw_sla(flow: _Flow, doc: PdfDocument, sla: SlaSummary) -> None:
     half = (_CONTENT_WIDTH - 8 * mm) / 2
-    availability: Flowable
+    availability: _Table | list[Line]
     if sla.components:
-        component_rows: list[list[Any]] = [["Component", "Availability", "Credit"]]
-        for component in sla.components:
-            component_rows.append(
+        availability = _house_table(
+            ["Component", "Availability", "Credit"],
+            [
                 [
-                    text_flowable(component.name, styles["cell"]),
+                    component.name,
                     f"{component.availability_percent} %",
                     money(component.credit_minor, doc.currency),
                 ]
-            )
-        availability = _table(
-            component_rows, col_widths=[half - 54 * mm, 24 * mm, 30 * mm], numeric_from=1
+                for component in sla.components
+            ],
+            widths=[half - 54 * mm, 24 * mm, 30 * mm],
+            right=[False, True, True],
         )
     else:
-        availability = text_flowable("No availability commitment in this period.", styles["note"])
-    response: Flowable
+        availability = _wrapped("No availability commitment in this period.", _NOTE, half)
+    response: _Table | list[Line]
     if sla.tickets:
-        ticket_rows: list[list[Any]] = [["Severity", "Tickets", "Met", "Breached"]]
-        ticket_rows += [
-            [row.severity, str(row.tickets), str(row.met), str(row.breached)] for row in sla.tickets
-        ]
-        response = _table(
-            ticket_rows, col_widths=[half - 54 * mm, 18 * mm, 18 * mm, 18 * mm], numeric_from=1
+        response = _house_table(
+            ["Severity", "Tickets", "Met", "Breached"],
+            [
+                [row.severity, str(row.tickets), str(row.met), str(row.breached)]
+                for row in sla.tickets
+            ],
+            widths=[half - 54 * mm, 18 * mm, 18 * mm, 18 * mm],
+            right=[False, True, True, True],
         )
     else:
-        response = text_flowable("No tickets in this period.", styles["note"])
-    return [
-        text_flowable(f"Service levels for {doc.period}", styles["heading"]),
-        _plain_table([[availability, "", response]], col_widths=[half, 8 * mm, half]),
-    ]
+        response = _wrapped("No tickets in this period.", _NOTE, half)
+
+    def height(part: _Table | list[Line]) -> float:
+        return part.height if isinstance(part, _Table) else len(part) * _NOTE.leading
+
+    top = flow.heading_group(
+        f"Service levels for {doc.period}", max(height(availability), height(response))
+    )
+    for part, x in ((availability, _LEFT), (response, _LEFT + half + 8 * mm)):
+        if isinstance(part, _Table):
+            part.draw(flow.writer, x, top)
+        else:
+            flow.writer.lines(x, top, part, _NOTE)
+    flow.y = top - max(height(availability), height(response))
 
 
-def _payment_section(doc: PdfDocument) -> list[Flowable]:
-    styles = _styles()
-    flowables: list[Flowable] = [text_flowable("Payment", styles["heading"])]
-    if doc.payment_instructions:
-        flowables.append(Paragraph(_lines_markup(doc.payment_instructions), styles["base"]))
-    if doc.issuer.bank_details:
-        flowables += [
-            Spacer(0, 1.5 * mm),
-            Paragraph(_lines_markup(doc.issuer.bank_details), styles["base"]),
-        ]
-    return flowables
+def _draw_payment(flow: _Flow, doc: PdfDocument) -> None:
+    instructions = _text_lines(doc.payment_instructions, _BASE, _CONTENT_WIDTH)
+    bank = _text_lines(doc.issuer.bank_details, _BASE, _CONTENT_WIDTH)
+    gap = 1.5 * mm if instructions and bank else 0
+    content = (len(instructions) + len(bank)) * _BASE.leading + gap
+    top = flow.heading_group("Payment", content)
+    flow.writer.lines(_LEFT, top, instructions, _BASE)
+    flow.writer.lines(_LEFT, top - len(instructions) * _BASE.leading - gap, bank, _BASE)
+    flow.y = top - content
 
 
 _STATEMENT_WIDTHS = [19 * mm, 22 * mm, 11 * mm, 15 * mm, _CONTENT_WIDTH - 109 * mm, 42 * mm]
-_STATEMENT_FONT_SIZE = 7.5
-_STATEMENT_PADDING = 2.5
 
 
-def _statement(doc: PdfDocument) -> list[Flowable]:
-    styles = _styles()
+def _draw_statement(flow: _Flow, doc: PdfDocument) -> None:
     total_minutes = sum(entry.minutes for entry in doc.statement)
-    rows: list[list[Any]] = [["Date", "Ticket", "Level", "Minutes", "Description", "Covered by"]]
-    rows += [_statement_row(entry, styles["statement"]) for entry in doc.statement]
-    rows.append(["Total", "", "", str(total_minutes), "", ""])
+    body: list[list[str | Runs]] = []
+    for entry in doc.statement:
+        description: str | Runs = entry.description
+        if entry.multiplier:
+            description = (
+                (entry.description, None),
+                (f" (counted {entry.multiplier})", _MUTED_FILL),
+            )
+        body.append(
+            [
+                entry.worked_on.isoformat(),
+                entry.ticket_ref,
+                str(entry.level),
+                str(entry.minutes),
+                description,
+                entry.covered_by,
+            ]
+        )
     summary = (
         f"{doc.customer.name} · {_title(doc)} {doc.number} · "
         f"{len(doc.statement)} work {'entry' if len(doc.statement) == 1 else 'entries'}, "
         f"{total_minutes} minutes "
         f"({format_hours(total_minutes)} h)"
     )
-    table = _table(
-        rows,
-        col_widths=_STATEMENT_WIDTHS,
-        numeric_from=2,
-        repeat_header=True,
-        font_size=_STATEMENT_FONT_SIZE,
-        padding=_STATEMENT_PADDING,
-        extra=[
-            ("ALIGN", (4, 0), (-1, -1), "LEFT"),
-            ("FONTNAME", (0, -1), (-1, -1), FONT_BOLD),
-            ("LINEABOVE", (0, -1), (-1, -1), 0.6, _ACCENT),
-        ],
+    table = _house_table(
+        ["Date", "Ticket", "Level", "Minutes", "Description", "Covered by"],
+        body,
+        widths=_STATEMENT_WIDTHS,
+        right=[False, False, True, True, False, False],
+        size=7.5,
+        padding=2.5,
+        total=["Total", "", "", str(total_minutes), "", ""],
     )
-    return [
-        text_flowable(f"Hours statement for {doc.period}", styles["heading"]),
-        text_flowable(summary, styles["small"]),
-        Spacer(0, 3 * mm),
-        table,
-    ]
-
-
-def _statement_row(entry: StatementEntry, style: ParagraphStyle) -> list[Any]:
-    if entry.multiplier:
-        description: str | Paragraph = Paragraph(
-            f"{_markup(entry.description)} "
-            f'<font color="#5F6B78">(counted {_markup(entry.multiplier)})</font>',
-            style,
-        )
-    else:
-        description = _wrapping_cell(entry.description, style, _STATEMENT_WIDTHS[4])
-    return [
-        entry.worked_on.isoformat(),
-        _wrapping_cell(entry.ticket_ref, style, _STATEMENT_WIDTHS[1]),
-        str(entry.level),
-        str(entry.minutes),
-        description,
-        _wrapping_cell(entry.covered_by, style, _STATEMENT_WIDTHS[5]),
-    ]
-
-
-def _wrapping_cell(text: str, style: ParagraphStyle, column_width: float) -> str | Paragraph:
-    """Plain text when it fits on one line, a wrapping Paragraph when not.
-
-    A statement can run to hundreds of rows; a Paragraph costs several times a plain string to lay
-    out, and on one line the two look the same.
-    """
-    room = column_width - 2 * 5  # the house table's left and right padding
-    if (
-        "\n" not in text
-        and not needs_fallback(text)
-        and pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= room
-    ):
-        return text
-    return text_flowable(text, style)
+    flow.heading_group(f"Hours statement for {doc.period}", 0)
+    _draw_text_block(flow, _wrapped(summary, _SMALL, _CONTENT_WIDTH), _SMALL)
+    flow.skip(3 * mm)
+    flow.table(table, _LEFT)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -58,27 +57,22 @@ def needs_fallback(text: str) -> bool:
     return any(ord(ch) not in covered and not ch.isspace() for ch in text)
 
 
-def markup(text: str) -> str:
-    """Paragraph markup for `text`: escaped, runs DejaVu cannot draw set in the fallback."""
+def fallback_runs(text: str) -> list[tuple[str, bool]]:
+    """`text` cut into runs, each with whether it needs the fallback font (then registered)."""
     if not needs_fallback(text):
-        return escape(text)
+        return [(text, False)]
     _register_fallback()
     covered = _main_coverage()
-    parts: list[str] = []
+    runs: list[tuple[str, bool]] = []
     run: list[str] = []
     in_fallback = False
     for ch in text:
         fallback = ord(ch) not in covered and not ch.isspace()
         if fallback != in_fallback and run:
-            parts.append(_run("".join(run), in_fallback))
+            runs.append(("".join(run), in_fallback))
             run = []
         in_fallback = fallback
         run.append(ch)
     if run:
-        parts.append(_run("".join(run), in_fallback))
-    return "".join(parts)
-
-
-def _run(text: str, fallback: bool) -> str:
-    escaped = escape(text)
-    return f'<font name="{FALLBACK_FONT}">{escaped}</font>' if fallback else escaped
+        runs.append(("".join(run), in_fallback))
+    return runs

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from app.billing import issuer_details
 from app.settings import Settings
@@ -16,7 +17,7 @@ from invoices import einvoice
 from invoices.einvoice.mapping import Buyer, SourceLine, build_einvoice
 from invoices.lines import Line, finish
 from ledger.money import format_amount
-from tests.invoices.einvoice.readback import figures
+from tests.invoices.einvoice.readback import NS, figures
 from tests.support.einvoice_validation import Validators
 
 ISSUER = issuer_details(Settings(database_url="unused"))
@@ -250,3 +251,20 @@ def test_carried_credit_stays_a_line_when_vat_was_charged_after_it(
             "1785.00",
         )
         assert read.line_amounts == ("2000.00", "-500.00")
+
+
+def test_the_cii_pair_is_each_profile_built_alone() -> None:
+    """`build_cii_pair` serialises one tree twice; XRechnung's context is EN 16931's with the
+    Peppol process in front and the CIUS as guideline, the rest byte for byte the same."""
+    document = _carried_credit_document(reverse_charge=False)[0]
+    en16931, xrechnung = einvoice.build_cii_pair(document)
+    assert en16931 == einvoice.build_cii(document)
+    assert xrechnung == einvoice.build_cii(document, "xrechnung")
+    ids = "//rsm:ExchangedDocumentContext/*/ram:ID/text()"
+    assert etree.fromstring(en16931).xpath(ids, namespaces=NS) == ["urn:cen.eu:en16931:2017"]
+    assert etree.fromstring(xrechnung).xpath(ids, namespaces=NS) == [
+        "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0",
+        "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0",
+    ]
+    context = b"</rsm:ExchangedDocumentContext>"
+    assert en16931.split(context)[1] == xrechnung.split(context)[1]

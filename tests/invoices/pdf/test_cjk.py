@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 
+import pdfplumber
 import pikepdf
 from pypdf import PdfReader
 
@@ -56,3 +57,12 @@ def test_same_bytes_in_another_process() -> None:
     import hashlib
 
     assert other == hashlib.sha256(_document()).hexdigest()
+
+
+def test_the_bold_customer_name_is_drawn_in_the_fallback_font() -> None:
+    """The name is set in the bold face, which lacks these glyphs like the regular one: every
+    character of it must come from the fallback font, not print as empty boxes."""
+    with pdfplumber.open(io.BytesIO(_document())) as document:
+        chars = document.pages[0].chars
+    name_fonts = {char["fontname"] for char in chars if char["text"] in NAME}
+    assert name_fonts and all("DroidSansFallback" in font for font in name_fonts), name_fonts
