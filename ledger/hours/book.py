@@ -68,7 +68,7 @@ _DEFERRED = "hours.book.deferred"
 
 
 @dataclass
-class _Deferred:
+class Deferred:
     """Ledger rows appended inside `deferred`, in order, each with the allotment it moved."""
 
     rows: list[tuple[Row, Allotment | None]] = field(default_factory=list)
@@ -82,14 +82,15 @@ class _Deferred:
                 [row for row, _ in self.rows],
             ).all()
             assert len(ids) == len(self.rows)
-            for (_, allotment), new_id in zip(self.rows, ids, strict=True):
+            for (row, allotment), new_id in zip(self.rows, ids, strict=True):
+                row["id"] = new_id
                 if allotment is not None:
                     allotment.last_entry_id = new_id
         session.flush()  # the running totals, once per allotment and period
 
 
 @contextmanager
-def deferred(session: Session) -> Iterator[None]:
+def deferred(session: Session) -> Iterator[Deferred]:
     """Within it, the functions below collect their ledger rows instead of flushing each one;
     the running totals move in memory exactly as outside it (every check reads them). On a
     normal exit the rows are written in one multi-row INSERT (ids in append order, so each
@@ -97,22 +98,27 @@ def deferred(session: Session) -> Iterator[None]:
 
     For a batch under its contracts' locks and `no_autoflush`: nothing may read ledger rows
     or period totals from the database in between except through these functions. On an
-    exception nothing is written: the caller rolls the transaction back."""
-    if _DEFERRED in session.info:
-        yield
+    exception nothing is written: the caller rolls the transaction back.
+
+    Yields the collected rows (`rows`: each row's columns and its allotment; after the exit
+    each row's `id` is set), so a caller can answer from what it wrote without reading it
+    back. Nested, it yields the outer collection, written at the outer exit."""
+    outer = _pending(session)
+    if outer is not None:
+        yield outer
         return
-    state = _Deferred()
+    state = Deferred()
     session.info[_DEFERRED] = state
     try:
-        yield
+        yield state
         state.write(session)
     finally:
         del session.info[_DEFERRED]
 
 
-def _pending(session: Session) -> _Deferred | None:
+def _pending(session: Session) -> Deferred | None:
     state = session.info.get(_DEFERRED)
-    return state if isinstance(state, _Deferred) else None
+    return state if isinstance(state, Deferred) else None
 
 
 def _append(session: Session, row: Row, allotment: Allotment | None = None) -> None:
