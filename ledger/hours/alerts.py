@@ -11,7 +11,8 @@ together raise it once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -109,16 +110,7 @@ def check_thresholds(
             continue
         pool = group[0].pool_first_month
         scope_start = pool if pool is not None else group[0].period_start
-        existing = {
-            normalise_percent(value)
-            for value in session.scalars(
-                select(col(HoursAlert.threshold_percent)).where(
-                    col(HoursAlert.contract_id) == contract_id,
-                    col(HoursAlert.scope_start) == scope_start,
-                    col(HoursAlert.pooled) == (pool is not None),
-                )
-            )
-        }
+        existing = _raised(session, contract_id, scope_start, pool is not None)
         for threshold in reached:
             if normalise_percent(threshold) in existing:
                 continue
@@ -132,9 +124,56 @@ def check_thresholds(
                 granted=granted,
                 used=used,
             )
+            existing.add(normalise_percent(threshold))  # raised now, or by a racing writer
             if alert is not None:
                 raised.append(alert)
     return raised
+
+
+_KNOWN = "hours.alerts.known"
+Scope = tuple[int, date, bool]
+
+
+@contextmanager
+def known_alerts(session: Session, contract_ids: Collection[int]) -> Iterator[None]:
+    """Within it, `check_thresholds` knows the alerts these contracts have raised from one query
+    made here (and those it raises itself) instead of one query per check: for a batch, under
+    the contracts' locks, so no other writer can raise one of theirs meanwhile."""
+    known: dict[Scope, set[str]] = {}
+    for contract_id, scope_start, pooled, threshold in session.execute(
+        select(
+            col(HoursAlert.contract_id),
+            col(HoursAlert.scope_start),
+            col(HoursAlert.pooled),
+            col(HoursAlert.threshold_percent),
+        ).where(col(HoursAlert.contract_id).in_(list(contract_ids)))
+    ):
+        known.setdefault((contract_id, scope_start, pooled), set()).add(
+            normalise_percent(threshold)
+        )
+    session.info[_KNOWN] = (frozenset(contract_ids), known)
+    try:
+        yield
+    finally:
+        del session.info[_KNOWN]
+
+
+def _raised(session: Session, contract_id: int, scope_start: date, pooled: bool) -> set[str]:
+    """The thresholds already raised for a scope, canonical text; the set is the cache's own
+    within `known_alerts` (the caller adds what it raises)."""
+    cached = session.info.get(_KNOWN)
+    if cached is not None and contract_id in cached[0]:
+        return cached[1].setdefault((contract_id, scope_start, pooled), set())
+    return {
+        normalise_percent(value)
+        for value in session.scalars(
+            select(col(HoursAlert.threshold_percent)).where(
+                col(HoursAlert.contract_id) == contract_id,
+                col(HoursAlert.scope_start) == scope_start,
+                col(HoursAlert.pooled) == pooled,
+            )
+        )
+    }
 
 
 def _insert_once(

@@ -272,7 +272,7 @@ def _post_batch(
                 break
         session.add_all(prepared)
         session.flush()
-        with book.deferred(session) as written:
+        with book.deferred(session) as written, alerts.known_alerts(session, contracts):
             for index, entry in enumerate(prepared):
                 contract, plan = contracts[entry.contract_id]
                 try:
