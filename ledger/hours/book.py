@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ledger.base import utcnow
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
@@ -73,6 +73,26 @@ class Deferred:
 
     rows: list[tuple[Row, Allotment | None]] = field(default_factory=list)
     overages: dict[tuple[int, date], PeriodOverage] = field(default_factory=dict)
+    loaded: set[tuple[int, date]] = field(default_factory=set)  # read (found or not) at once
+
+    def load_overages(self, session: Session, keys: set[tuple[int, date]]) -> None:
+        """Read the running overage totals of these (contract, period) pairs in one query,
+        as `period_overage` would one by one; a pair without a row is created on first use."""
+        keys = keys - self.loaded
+        if not keys:
+            return
+        contract_ids = {contract_id for contract_id, _ in keys}
+        starts = {period_start for _, period_start in keys}
+        for row in session.scalars(
+            select(PeriodOverage).where(
+                col(PeriodOverage.contract_id).in_(contract_ids),
+                col(PeriodOverage.period_start).in_(starts),
+            )
+        ):
+            key = (row.contract_id, row.period_start)
+            if key in keys:
+                self.overages.setdefault(key, row)
+        self.loaded |= keys
 
     def write(self, session: Session) -> None:
         if self.rows:
@@ -196,11 +216,17 @@ def expire(
 def period_overage(session: Session, contract_id: int, period_start: date) -> PeriodOverage:
     """The running overage totals of a period, created at zero on first use."""
     state = _pending(session)
-    if state is not None and (contract_id, period_start) in state.overages:
-        return state.overages[(contract_id, period_start)]
-    row = session.scalar(
-        select(PeriodOverage).where(
-            PeriodOverage.contract_id == contract_id, PeriodOverage.period_start == period_start
+    key = (contract_id, period_start)
+    if state is not None and key in state.overages:
+        return state.overages[key]
+    row = (
+        None
+        if state is not None and key in state.loaded  # read already: it has no row
+        else session.scalar(
+            select(PeriodOverage).where(
+                PeriodOverage.contract_id == contract_id,
+                PeriodOverage.period_start == period_start,
+            )
         )
     )
     if row is None:

@@ -273,6 +273,7 @@ def _post_batch(
         session.add_all(prepared)
         session.flush()
         with book.deferred(session) as written, alerts.known_alerts(session, contracts):
+            written.load_overages(session, {(e.contract_id, e.period_start) for e in prepared})
             for index, entry in enumerate(prepared):
                 contract, plan = contracts[entry.contract_id]
                 try:

@@ -8,12 +8,16 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from sqlmodel import col, select
 
+from ledger.hours.alerts import HoursAlert
 from tests.ledger.hours.helpers import (
     Headers,
     Json,
+    balance,
     close,
     contract_id,
+    coverage,
     create_plan,
     pool,
     post_work,
@@ -78,3 +82,41 @@ def test_posted_responses_are_what_reading_back_gives(
     assert any(len(entry["coverage"]) >= 2 for entry in posted)
     for entry in posted:
         assert _instants(entry) == _read_back(client, finance, entry), entry
+
+
+def _alerts(session: Session, contract: int) -> list[tuple[Any, ...]]:
+    rows = session.scalars(
+        select(HoursAlert).where(col(HoursAlert.contract_id) == contract).order_by(HoursAlert.id)
+    )
+    return [
+        (a.scope_start, a.pooled, a.months, a.threshold_percent, a.granted_minutes, a.used_minutes)
+        for a in rows
+    ]
+
+
+def test_a_batch_raises_the_alerts_and_overage_posting_one_by_one_does(
+    client: TestClient, finance: Headers, session: Session
+) -> None:
+    """A batch reads the raised alerts and overage totals once and inserts its alerts together:
+    each alert still carries the consumption of the entry that crossed it, in the same order."""
+    plan = create_plan(client, finance, alert_thresholds_percent=["50", "80", "100"])
+    one_by_one, batched = (contract_id(client, finance, plan=plan) for _ in range(2))
+    post_work(client, finance, one_by_one, "2026-01-02", 9 * 60)  # 45 %
+    post_work(client, finance, batched, "2026-01-02", 9 * 60)
+    bodies = [
+        work_body("2026-01-05", 2 * 60),  # 55 %: 50
+        work_body("2026-01-06", 15),
+        work_body("2026-01-07", 8 * 60),  # 95 %: 80
+        work_body("2026-01-08", 2 * 60),  # 105 %: 100, then overage
+        work_body("2026-01-09", 30),
+        work_body("2026-02-02", 20 * 60),  # February: 50, 80 and 100 at once
+    ]
+    singles = [post_work(client, finance, one_by_one, b["worked_on"], b["minutes"]) for b in bodies]
+    together = _batch(client, finance, [{"contract_id": batched, **b} for b in bodies])
+    assert [coverage(e) for e in together] == [coverage(e) for e in singles]
+    assert len(_alerts(session, one_by_one)) == 6
+    assert _alerts(session, batched) == _alerts(session, one_by_one)
+    for month in ("2026-01-15T12:00:00Z", "2026-02-15T12:00:00Z"):
+        assert balance(client, finance, batched, month) == balance(
+            client, finance, one_by_one, month
+        ) | {"contract_id": batched}
