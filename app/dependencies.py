@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.auth.tokens import Principal, Role, authenticate
@@ -14,6 +15,7 @@ from app.idempotency.context import current_claim
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 READ_ONLY = {"hourglass_read_only": True}
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -70,7 +72,7 @@ def principal_of(request: Request) -> Principal:
         )
     session: Session = request.app.state.session_factory()
     try:
-        session.connection(execution_options=READ_ONLY)  # a lookup: never the write lock
+        session.connection(execution_options=_lookup_options(session))
         principal = authenticate(session, token.strip())
         session.rollback()
     finally:
@@ -80,6 +82,16 @@ def principal_of(request: Request) -> Principal:
             401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"}
         )
     return principal
+
+
+def _lookup_options(session: Session) -> dict[str, object]:
+    """A lookup never takes the write lock (SQLite: a deferred BEGIN). On PostgreSQL it runs
+    in autocommit, one statement with no BEGIN and ROLLBACK around it: two round trips fewer
+    on every request. (Not on a session bound to a connection already in a transaction.)"""
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        return READ_ONLY | AUTOCOMMIT
+    return READ_ONLY
 
 
 def require(*roles: Role) -> Callable[..., Principal]:

@@ -31,8 +31,7 @@ def post_work_entry(
     session: SessionDep,
 ) -> object:
     _may_approve(who, body.approved_overage)
-    entry = work.post_work(session, contract_id, body)
-    return work.to_reads(session, [entry])[0]
+    return work.post_and_read(session, contract_id, body)[1]
 
 
 @router.post("/v1/work-entries/batch", status_code=201, response_model=Page[WorkEntryRead])
@@ -48,8 +47,7 @@ def post_work_entries_batch(
         (item.contract_id, WorkEntryCreate(**item.model_dump(exclude={"contract_id"})))
         for item in body.entries
     ]
-    entries = work.post_batch(session, items)
-    return {"items": work.to_reads(session, entries), "next_cursor": None}
+    return {"items": work.post_batch_and_read(session, items), "next_cursor": None}
 
 
 @router.get("/v1/contracts/{contract_id}/work-entries", response_model=Page[WorkEntryRead])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -85,6 +85,30 @@ def lock_contract_and_plan(session: Session, contract_id: int) -> tuple[Contract
     if row is None:
         raise NotFound(f"no contract {contract_id}")
     return row[0], row[1]
+
+
+def lock_contracts_and_plans(
+    session: Session, contract_ids: Iterable[int]
+) -> dict[int, tuple[Contract, Plan]]:
+    """`lock_contract_and_plan` for several contracts in one query, locked in id order (so two
+    callers can never deadlock each other); the first missing id in that order is refused."""
+    ids = sorted(set(contract_ids))
+    rows = session.execute(
+        select(Contract, Plan)
+        .join(Plan, col(Plan.id) == col(Contract.plan_id))
+        .where(col(Contract.id).in_(ids))
+        .order_by(col(Contract.id))
+        .with_for_update(of=Contract)  # type: ignore[arg-type]
+        .execution_options(populate_existing=True)
+    ).all()
+    found: dict[int, tuple[Contract, Plan]] = {}
+    for contract, plan in rows:
+        assert contract.id is not None
+        found[contract.id] = (contract, plan)
+    for contract_id in ids:
+        if contract_id not in found:
+            raise NotFound(f"no contract {contract_id}")
+    return {contract_id: found[contract_id] for contract_id in ids}
 
 
 def list_contracts(

@@ -11,9 +11,11 @@ together raise it once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -109,16 +111,7 @@ def check_thresholds(
             continue
         pool = group[0].pool_first_month
         scope_start = pool if pool is not None else group[0].period_start
-        existing = {
-            normalise_percent(value)
-            for value in session.scalars(
-                select(col(HoursAlert.threshold_percent)).where(
-                    col(HoursAlert.contract_id) == contract_id,
-                    col(HoursAlert.scope_start) == scope_start,
-                    col(HoursAlert.pooled) == (pool is not None),
-                )
-            )
-        }
+        existing = _raised(session, contract_id, scope_start, pool is not None)
         for threshold in reached:
             if normalise_percent(threshold) in existing:
                 continue
@@ -132,9 +125,67 @@ def check_thresholds(
                 granted=granted,
                 used=used,
             )
+            existing.add(normalise_percent(threshold))  # raised now, or by a racing writer
             if alert is not None:
                 raised.append(alert)
     return raised
+
+
+_KNOWN = "hours.alerts.known"
+Scope = tuple[int, date, bool]
+
+
+@contextmanager
+def known_alerts(session: Session, contract_ids: Collection[int]) -> Iterator[None]:
+    """Within it, `check_thresholds` knows the alerts these contracts have raised from one query
+    made here (and those it raises itself) instead of one query per check, and the alerts it
+    raises for them are inserted together on a normal exit (it returns none of them): for a
+    batch, under the contracts' locks, so no other writer can raise one of theirs meanwhile.
+    Nothing reads alert rows in between."""
+    known: dict[Scope, set[str]] = {}
+    for contract_id, scope_start, pooled, threshold in session.execute(
+        select(
+            col(HoursAlert.contract_id),
+            col(HoursAlert.scope_start),
+            col(HoursAlert.pooled),
+            col(HoursAlert.threshold_percent),
+        ).where(col(HoursAlert.contract_id).in_(list(contract_ids)))
+    ):
+        known.setdefault((contract_id, scope_start, pooled), set()).add(
+            normalise_percent(threshold)
+        )
+    pending: list[dict[str, object]] = []
+    session.info[_KNOWN] = (frozenset(contract_ids), known, pending)
+    try:
+        yield
+        if pending:  # in the order raised, each as `_insert_once` would have inserted it
+            session.execute(_insert(session).on_conflict_do_nothing(), pending)
+    finally:
+        del session.info[_KNOWN]
+
+
+def _insert(session: Session) -> Any:
+    table = HoursAlert.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def _raised(session: Session, contract_id: int, scope_start: date, pooled: bool) -> set[str]:
+    """The thresholds already raised for a scope, canonical text; the set is the cache's own
+    within `known_alerts` (the caller adds what it raises)."""
+    cached = session.info.get(_KNOWN)
+    if cached is not None and contract_id in cached[0]:
+        return cached[1].setdefault((contract_id, scope_start, pooled), set())
+    return {
+        normalise_percent(value)
+        for value in session.scalars(
+            select(col(HoursAlert.threshold_percent)).where(
+                col(HoursAlert.contract_id) == contract_id,
+                col(HoursAlert.scope_start) == scope_start,
+                col(HoursAlert.pooled) == pooled,
+            )
+        )
+    }
 
 
 def _insert_once(
@@ -159,11 +210,13 @@ def _insert_once(
         "used_minutes": used,
         "raised_at": utcnow(),
     }
+    cached = session.info.get(_KNOWN)
+    if cached is not None and contract_id in cached[0]:
+        cached[2].append(values)  # inserted at the end of `known_alerts`, with the others
+        return None
     table = HoursAlert.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     new_id = session.execute(
-        insert.values(**values).on_conflict_do_nothing().returning(table.c.id)
+        _insert(session).values(**values).on_conflict_do_nothing().returning(table.c.id)
     ).scalar()
     if new_id is None:
         return None

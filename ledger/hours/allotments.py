@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -66,20 +67,42 @@ def contract_periods(contract: Contract, plan: Plan, *, through: date) -> Iterat
         period = period.next()
 
 
+_UNKNOWN: Any = object()
+
+
+def latest_granted(session: Session, contract_ids: Sequence[int]) -> dict[int, date]:
+    """Each contract's latest granted period start, in one query (contracts with none are
+    absent): what `ensure_allotments` reads first, for a batch of contracts."""
+    if not contract_ids:
+        return {}
+    return {
+        contract_id: latest
+        for contract_id, latest in session.execute(
+            select(col(Allotment.contract_id), func.max(Allotment.period_start))
+            .where(col(Allotment.contract_id).in_(contract_ids))
+            .group_by(col(Allotment.contract_id))
+        )
+    }
+
+
 def ensure_allotments(
-    session: Session, contract: Contract, plan: Plan, *, through: date
+    session: Session, contract: Contract, plan: Plan, *, through: date, latest: Any = _UNKNOWN
 ) -> Sequence[Allotment]:
     """Grant every missing allotment up to the period containing `through`. Idempotent.
 
     Allotments are always granted in period order, so only the periods after the latest one
     granted can be missing: a read costs the same in the contract's tenth year as in its first.
     Never grants beyond the period after the current one, whatever `through` says.
-    The caller holds the contract lock."""
+    The caller holds the contract lock. `latest`: the latest granted period start (None for
+    none) when the caller read it already, under that lock."""
     assert contract.id is not None
     through = min(through, last_grantable_day(contract, plan, now=utcnow()))
-    latest = session.scalar(
-        select(func.max(Allotment.period_start)).where(col(Allotment.contract_id) == contract.id)
-    )
+    if latest is _UNKNOWN:
+        latest = session.scalar(
+            select(func.max(Allotment.period_start)).where(
+                col(Allotment.contract_id) == contract.id
+            )
+        )
     if latest is not None and latest >= period_containing(through, plan.period).start:
         return []
     created = []
@@ -105,17 +128,21 @@ def ensure_allotments(
 
 
 def pending_allotment(
-    session: Session, contract: Contract, plan: Plan, period: Period
+    session: Session, contract: Contract, plan: Plan, period: Period, *, latest: Any = _UNKNOWN
 ) -> Allotment | None:
     """The allotment `ensure_allotments` would grant for `period`, computed, never stored.
 
     Reads (balances, statements) show a period nobody has granted yet through it, so a GET
     never writes (SPEC "Security"). None when the period is granted already or gets nothing.
-    Periods are granted in order, so only a period after the latest granted one can be pending."""
+    Periods are granted in order, so only a period after the latest granted one can be pending.
+    `latest`: the latest granted period start (None for none) when the caller read it already."""
     assert contract.id is not None
-    latest = session.scalar(
-        select(func.max(Allotment.period_start)).where(col(Allotment.contract_id) == contract.id)
-    )
+    if latest is _UNKNOWN:
+        latest = session.scalar(
+            select(func.max(Allotment.period_start)).where(
+                col(Allotment.contract_id) == contract.id
+            )
+        )
     if latest is not None and period.start <= latest:
         return None
     minutes = prorated_minutes(plan, contract, period)

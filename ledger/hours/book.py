@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ledger.base import utcnow
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
@@ -68,11 +68,31 @@ _DEFERRED = "hours.book.deferred"
 
 
 @dataclass
-class _Deferred:
+class Deferred:
     """Ledger rows appended inside `deferred`, in order, each with the allotment it moved."""
 
     rows: list[tuple[Row, Allotment | None]] = field(default_factory=list)
     overages: dict[tuple[int, date], PeriodOverage] = field(default_factory=dict)
+    loaded: set[tuple[int, date]] = field(default_factory=set)  # read (found or not) at once
+
+    def load_overages(self, session: Session, keys: set[tuple[int, date]]) -> None:
+        """Read the running overage totals of these (contract, period) pairs in one query,
+        as `period_overage` would one by one; a pair without a row is created on first use."""
+        keys = keys - self.loaded
+        if not keys:
+            return
+        contract_ids = {contract_id for contract_id, _ in keys}
+        starts = {period_start for _, period_start in keys}
+        for row in session.scalars(
+            select(PeriodOverage).where(
+                col(PeriodOverage.contract_id).in_(contract_ids),
+                col(PeriodOverage.period_start).in_(starts),
+            )
+        ):
+            key = (row.contract_id, row.period_start)
+            if key in keys:
+                self.overages.setdefault(key, row)
+        self.loaded |= keys
 
     def write(self, session: Session) -> None:
         if self.rows:
@@ -82,14 +102,15 @@ class _Deferred:
                 [row for row, _ in self.rows],
             ).all()
             assert len(ids) == len(self.rows)
-            for (_, allotment), new_id in zip(self.rows, ids, strict=True):
+            for (row, allotment), new_id in zip(self.rows, ids, strict=True):
+                row["id"] = new_id
                 if allotment is not None:
                     allotment.last_entry_id = new_id
         session.flush()  # the running totals, once per allotment and period
 
 
 @contextmanager
-def deferred(session: Session) -> Iterator[None]:
+def deferred(session: Session) -> Iterator[Deferred]:
     """Within it, the functions below collect their ledger rows instead of flushing each one;
     the running totals move in memory exactly as outside it (every check reads them). On a
     normal exit the rows are written in one multi-row INSERT (ids in append order, so each
@@ -97,22 +118,27 @@ def deferred(session: Session) -> Iterator[None]:
 
     For a batch under its contracts' locks and `no_autoflush`: nothing may read ledger rows
     or period totals from the database in between except through these functions. On an
-    exception nothing is written: the caller rolls the transaction back."""
-    if _DEFERRED in session.info:
-        yield
+    exception nothing is written: the caller rolls the transaction back.
+
+    Yields the collected rows (`rows`: each row's columns and its allotment; after the exit
+    each row's `id` is set), so a caller can answer from what it wrote without reading it
+    back. Nested, it yields the outer collection, written at the outer exit."""
+    outer = _pending(session)
+    if outer is not None:
+        yield outer
         return
-    state = _Deferred()
+    state = Deferred()
     session.info[_DEFERRED] = state
     try:
-        yield
+        yield state
         state.write(session)
     finally:
         del session.info[_DEFERRED]
 
 
-def _pending(session: Session) -> _Deferred | None:
+def _pending(session: Session) -> Deferred | None:
     state = session.info.get(_DEFERRED)
-    return state if isinstance(state, _Deferred) else None
+    return state if isinstance(state, Deferred) else None
 
 
 def _append(session: Session, row: Row, allotment: Allotment | None = None) -> None:
@@ -190,11 +216,17 @@ def expire(
 def period_overage(session: Session, contract_id: int, period_start: date) -> PeriodOverage:
     """The running overage totals of a period, created at zero on first use."""
     state = _pending(session)
-    if state is not None and (contract_id, period_start) in state.overages:
-        return state.overages[(contract_id, period_start)]
-    row = session.scalar(
-        select(PeriodOverage).where(
-            PeriodOverage.contract_id == contract_id, PeriodOverage.period_start == period_start
+    key = (contract_id, period_start)
+    if state is not None and key in state.overages:
+        return state.overages[key]
+    row = (
+        None
+        if state is not None and key in state.loaded  # read already: it has no row
+        else session.scalar(
+            select(PeriodOverage).where(
+                PeriodOverage.contract_id == contract_id,
+                PeriodOverage.period_start == period_start,
+            )
         )
     )
     if row is None:

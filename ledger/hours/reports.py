@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 
 from ledger.base import utcnow
@@ -19,7 +21,7 @@ from ledger.errors import NotFound
 from ledger.hours import book
 from ledger.hours.allotments import check_grantable, pending_allotment
 from ledger.hours.errors import OutsideContract
-from ledger.hours.models import Allotment, WorkEntry
+from ledger.hours.models import Allotment, PeriodOverage, WorkEntry
 from ledger.hours.schemas import AllotmentRead, BalanceRead, StatementRead
 from ledger.hours.work import allotment_months, to_reads
 from ledger.periods import add_months, local_date, month_label, period_containing
@@ -94,31 +96,59 @@ def balance(
     day = local_date(at, contract.timezone)
     check_grantable(contract, plan, day, now=utcnow(), field="at")
     period = period_containing(day, plan.period)
-    valid = list(
-        session.scalars(
-            select(Allotment)
-            .where(
-                col(Allotment.contract_id) == contract.id,
-                col(Allotment.valid_from) <= day,
-                col(Allotment.valid_until) > day,
-            )
-            .order_by(col(Allotment.expires_at), col(Allotment.id))
-        ).all()
-    )
+    valid, latest, overage_minutes = _balance_rows(session, contract.id, day, period.start)
     if not any(a.period_start >= period.start for a in valid):  # else it is granted
-        pending = pending_allotment(session, contract, plan, period)
+        pending = pending_allotment(session, contract, plan, period, latest=latest)
         if pending is not None:
             valid.append(pending)  # the latest expiry: it sorts last
     lines = [summarise(group, now=at) for group in _group_pools(valid)]
-    totals = book.period_totals(session, contract.id, period.start)
     return BalanceRead(
         contract_id=contract.id,
         at=at,
         period=period.label,
         remaining_minutes=sum(line.remaining_minutes for line in lines),
-        overage_minutes=totals.overage_minutes + totals.on_demand_minutes,
+        overage_minutes=overage_minutes,
         allotments=lines,
     )
+
+
+def _balance_rows(
+    session: Session, contract_id: int, day: date, period_start: date
+) -> tuple[list[Allotment], date | None, int]:
+    """A balance's data in one query: the allotments usable on `day` (earliest expiry first),
+    the latest granted period start (None for none: what `pending_allotment` reads) and the
+    period's overage plus on-demand minutes from its running totals (0 when it has none, as
+    `book.period_totals`). One row even when no allotment is usable (an outer join)."""
+    granted = aliased(Allotment)
+    latest = (
+        select(func.max(granted.period_start))
+        .where(granted.contract_id == contract_id)
+        .scalar_subquery()
+    )
+    uncovered = (
+        select(col(PeriodOverage.overage_minutes) + col(PeriodOverage.on_demand_minutes))
+        .where(
+            col(PeriodOverage.contract_id) == contract_id,
+            col(PeriodOverage.period_start) == period_start,
+        )
+        .scalar_subquery()
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery()
+    rows = session.execute(
+        select(Allotment, latest.label("latest"), uncovered.label("uncovered"))
+        .select_from(one)
+        .outerjoin(
+            Allotment,
+            sa.and_(
+                col(Allotment.contract_id) == contract_id,
+                col(Allotment.valid_from) <= day,
+                col(Allotment.valid_until) > day,
+            ),
+        )
+        .order_by(col(Allotment.expires_at), col(Allotment.id))
+    ).all()
+    valid = [row[0] for row in rows if row[0] is not None]
+    return valid, rows[0].latest, int(rows[0].uncovered or 0)
 
 
 def contract_and_plan(

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import func
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 
 from ledger.base import utcnow
@@ -18,12 +18,12 @@ from ledger.contracts.service import (
     get_contract,
     lock_contract,
     lock_contract_and_plan,
-    plan_of,
+    lock_contracts_and_plans,
 )
 from ledger.errors import DomainError, InvalidInput, NotFound
 from ledger.hours import alerts, book
 from ledger.hours.after_hours import billable_minutes, multiplier_for
-from ledger.hours.allotments import ensure_allotments
+from ledger.hours.allotments import ensure_allotments, latest_granted, valid_allotments
 from ledger.hours.consumption import consume
 from ledger.hours.errors import AlreadyReversed, OutsideContract, PeriodClosed
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry, WorkEntry
@@ -77,18 +77,71 @@ def _check_when(contract: Contract, data: WorkEntryCreate) -> None:
 
 def post_work(session: Session, contract_id: int, data: WorkEntryCreate) -> WorkEntry:
     """Record work and consume its billable minutes, all under the contract's lock."""
+    return post_and_read(session, contract_id, data)[0]
+
+
+def post_and_read(
+    session: Session, contract_id: int, data: WorkEntryCreate
+) -> tuple[WorkEntry, WorkEntryRead]:
+    """`post_work`, and the entry as `to_reads` would read it back, from what was written.
+
+    In as few statements as the rules allow: the contract and plan locked in one query; its
+    closed period, latest grant and allotments usable that day in one more (`_load_for_post`);
+    the entry; its ledger rows in one INSERT (`book.deferred`), then the running totals."""
     contract, plan = lock_contract_and_plan(session, contract_id)
-    return _post_locked(session, contract, plan, data)
+    with session.no_autoflush:  # every write below flushes itself; queries need no autoflush
+        _check_inside(contract, data.worked_on)
+        _check_when(contract, data)
+        closed, valid = _load_for_post(session, contract, plan, data)
+        entry = _prepare(session, contract, plan, data, closed_periods=closed)
+        session.add(entry)
+        session.flush()
+        with book.deferred(session) as written:
+            _book(session, contract, plan, entry, candidates=valid)
+    return entry, reads_of_posted([entry], written)[0]
 
 
-def _post_locked(
+def _load_for_post(
     session: Session, contract: Contract, plan: Plan, data: WorkEntryCreate
-) -> WorkEntry:
-    entry = _prepare(session, contract, plan, data)
-    session.add(entry)
-    session.flush()
-    _book(session, contract, plan, entry)
-    return entry
+) -> tuple[set[date], list[Allotment]]:
+    """For one entry, in one query under the contract's lock: whether its period is closed,
+    the latest granted period (to grant what is missing, as `ensure_allotments` does) and the
+    allotments usable on its date in consumption order (as `valid_allotments` reads them).
+    Late work consumes nothing: it grants nothing either (as before)."""
+    assert contract.id is not None
+    day = data.worked_on
+    period = period_containing(day, plan.period)
+    granted = aliased(Allotment)
+    latest = (
+        select(func.max(granted.period_start))
+        .where(granted.contract_id == contract.id)
+        .scalar_subquery()
+    )
+    closed = sa.exists().where(
+        col(ClosedPeriod.contract_id) == contract.id,
+        col(ClosedPeriod.period_start) == period.start,
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery()
+    rows = session.execute(
+        select(Allotment, latest.label("latest"), closed.label("closed"))
+        .select_from(one)
+        .outerjoin(
+            Allotment,
+            sa.and_(
+                col(Allotment.contract_id) == contract.id,
+                col(Allotment.valid_from) <= day,
+                col(Allotment.valid_until) > day,
+            ),
+        )
+        .order_by(col(Allotment.expires_at), col(Allotment.period_start), col(Allotment.id))
+    ).all()
+    closed_periods = {period.start} if rows[0].closed else set()
+    valid = [row[0] for row in rows if row[0] is not None]
+    if not data.late and ensure_allotments(
+        session, contract, plan, through=day, latest=rows[0].latest
+    ):
+        valid = list(valid_allotments(session, contract.id, day))
+    return closed_periods, valid
 
 
 def _prepare(
@@ -177,17 +230,28 @@ def _book(
 
 
 def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -> list[WorkEntry]:
-    """All or nothing: the caller's transaction rolls back every entry if one is refused.
+    """All or nothing: the caller's transaction rolls back every entry if one is refused."""
+    return _post_batch(session, items)[0]
 
-    Contracts are locked in id order so two batches can never deadlock each other. The entries
-    are checked and computed first and stored in one multi-row INSERT; then their minutes are
-    booked in order with the ledger rows collected and written at once (`book.deferred`). The
-    first refusal in item order is the one reported, as if the entries were posted one by one:
-    nothing an entry's checks read is changed by booking the entries before it."""
-    contracts: dict[int, tuple[Contract, Plan]] = {}
-    for contract_id in sorted({cid for cid, _ in items}):
-        contract = lock_contract(session, contract_id)
-        contracts[contract_id] = (contract, plan_of(session, contract))
+
+def post_batch_and_read(
+    session: Session, items: Sequence[tuple[int, WorkEntryCreate]]
+) -> list[WorkEntryRead]:
+    """`post_batch`, and the entries as `to_reads` would read them back, from what was written."""
+    entries, written = _post_batch(session, items)
+    return reads_of_posted(entries, written)
+
+
+def _post_batch(
+    session: Session, items: Sequence[tuple[int, WorkEntryCreate]]
+) -> tuple[list[WorkEntry], book.Deferred]:
+    """Contracts are locked in id order, in one query, so two batches can never deadlock each
+    other. The entries are checked and computed first and stored in one multi-row INSERT; then
+    their minutes are booked in order with the ledger rows collected and written at once
+    (`book.deferred`). The first refusal in item order is the one reported, as if the entries
+    were posted one by one: nothing an entry's checks read is changed by booking the entries
+    before it."""
+    contracts = lock_contracts_and_plans(session, (cid for cid, _ in items))
 
     def refused(index: int, exc: DomainError) -> DomainError:
         field = f"entries.{index}.{exc.field}" if exc.field else f"entries.{index}"
@@ -208,7 +272,8 @@ def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -
                 break
         session.add_all(prepared)
         session.flush()
-        with book.deferred(session):
+        with book.deferred(session) as written, alerts.known_alerts(session, contracts):
+            written.load_overages(session, {(e.contract_id, e.period_start) for e in prepared})
             for index, entry in enumerate(prepared):
                 contract, plan = contracts[entry.contract_id]
                 try:
@@ -217,7 +282,7 @@ def post_batch(session: Session, items: Sequence[tuple[int, WorkEntryCreate]]) -
                     raise refused(index, exc) from exc
             if invalid is not None:
                 raise refused(*invalid) from invalid[1]
-    return prepared
+    return prepared, written
 
 
 def _load_for_batch(
@@ -225,15 +290,19 @@ def _load_for_batch(
     contracts: dict[int, tuple[Contract, Plan]],
     items: Sequence[tuple[int, WorkEntryCreate]],
 ) -> tuple[dict[int, set[date]], dict[int, list[Allotment]]]:
-    """In a few set queries instead of several per entry: each contract's closed periods, and
-    its allotments (granted first through the batch's latest date for it), in consumption
-    order. The contracts are locked, so nothing else changes them until commit."""
+    """In a few set queries instead of several per entry: each contract's latest grant (to
+    grant what is missing), its closed periods, and its allotments (granted first through the
+    batch's latest date for it), in consumption order. The contracts are locked, so nothing
+    else changes them until commit."""
     latest: dict[int, date] = {}
     for contract_id, data in items:
         latest[contract_id] = max(latest.get(contract_id, data.worked_on), data.worked_on)
-    for contract_id, (contract, plan) in contracts.items():
-        ensure_allotments(session, contract, plan, through=latest[contract_id])
     ids = list(contracts)
+    granted = latest_granted(session, ids)
+    for contract_id, (contract, plan) in contracts.items():
+        ensure_allotments(
+            session, contract, plan, through=latest[contract_id], latest=granted.get(contract_id)
+        )
     closed: dict[int, set[date]] = {cid: set() for cid in ids}
     for contract_id, period_start in session.execute(
         select(col(ClosedPeriod.contract_id), col(ClosedPeriod.period_start)).where(
@@ -449,27 +518,77 @@ def to_reads(session: Session, entries: Sequence[WorkEntry]) -> list[WorkEntryRe
         ).all()
     )
     return [
-        WorkEntryRead(
-            id=e.id or 0,
-            contract_id=e.contract_id,
-            kind=e.kind,
-            worked_on=e.worked_on,
-            started_at=e.started_at,
-            minutes=e.minutes,
-            level=e.level,
-            ticket_ref=e.ticket_ref,
-            description=e.description,
-            multiplier=str(e.multiplier),
-            billable_minutes=e.billable_minutes,
-            late=e.late,
-            approved_overage=e.approved_overage,
-            reverses_id=e.reverses_id,
-            reversed_by_id=reversed_by.get(e.id),
-            coverage=sorted(coverage[e.id or 0], key=lambda c: (c.source, c.allotment_id or 0)),
-            created_at=e.created_at,
+        _read(
+            e,
+            sorted(coverage[e.id or 0], key=lambda c: (c.source, c.allotment_id or 0)),
+            reversed_by.get(e.id),
         )
         for e in entries
     ]
+
+
+def _read(entry: WorkEntry, coverage: list[Coverage], reversed_by_id: int | None) -> WorkEntryRead:
+    return WorkEntryRead(
+        id=entry.id or 0,
+        contract_id=entry.contract_id,
+        kind=entry.kind,
+        worked_on=entry.worked_on,
+        started_at=entry.started_at,
+        minutes=entry.minutes,
+        level=entry.level,
+        ticket_ref=entry.ticket_ref,
+        description=entry.description,
+        multiplier=str(entry.multiplier),
+        billable_minutes=entry.billable_minutes,
+        late=entry.late,
+        approved_overage=entry.approved_overage,
+        reverses_id=entry.reverses_id,
+        reversed_by_id=reversed_by_id,
+        coverage=coverage,
+        created_at=entry.created_at,
+    )
+
+
+def reads_of_posted(entries: Sequence[WorkEntry], written: book.Deferred) -> list[WorkEntryRead]:
+    """What `to_reads` reads back for entries posted in this transaction, from the ledger rows
+    their posting collected (`book.deferred`): every `use`/`overage` row of a new entry is one
+    of those, summed per allotment or rate the same way; nothing reverses a new entry yet."""
+    sums: dict[int, dict[tuple[str, str | None, int | None], int]] = defaultdict(dict)
+    allotments: dict[int, Allotment] = {}
+    for row, allotment in written.rows:
+        work_entry_id = row["work_entry_id"]
+        if work_entry_id is None or row["kind"] not in ("use", "overage"):
+            continue
+        key = (row["kind"], row["rate"], row["allotment_id"])
+        per_entry = sums[work_entry_id]
+        per_entry[key] = per_entry.get(key, 0) + row["minutes"]
+        if allotment is not None and allotment.id is not None:
+            allotments[allotment.id] = allotment
+    reads = []
+    for entry in entries:
+        assert entry.id is not None
+        coverage = []
+        for (kind, rate, allotment_id), minutes in sums.get(entry.id, {}).items():
+            if not minutes:
+                continue
+            if kind == "use":
+                coverage.append(
+                    Coverage(
+                        source="allotment",
+                        minutes=int(minutes),
+                        allotment_id=allotment_id,
+                        months=(
+                            allotment_months(allotments[allotment_id])
+                            if allotment_id is not None
+                            else None
+                        ),
+                    )
+                )
+            else:
+                coverage.append(Coverage(source=str(rate), minutes=int(minutes)))
+        coverage.sort(key=lambda c: (c.source, c.allotment_id or 0))
+        reads.append(_read(entry, coverage, None))
+    return reads
 
 
 def _allotment_months(session: Session, allotment_ids: set[int]) -> dict[int, list[str]]:

@@ -281,3 +281,41 @@ def test_a_customer_token_must_name_an_existing_customer(session: Session) -> No
     with pytest.raises(InvalidInput):
         create_token(session, role=Role.FINANCE, customer_id=customer.id)
     assert session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == before
+
+
+def test_the_token_lookup_is_one_statement_outside_a_transaction_on_postgresql(
+    fresh_database: str,
+) -> None:
+    """Issue #12: every request checks its token; on PostgreSQL in autocommit (no BEGIN and
+    ROLLBACK round trips around the one SELECT); on SQLite in a deferred transaction, which
+    never takes the write lock. A revoked token is still refused at once."""
+    from app.db import make_engine, session_factory
+    from app.main import create_app
+    from app.settings import Settings
+
+    engine = make_engine(fresh_database)
+    try:
+        with session_factory(engine)() as setup:
+            row, token = create_token(setup, role=Role.FINANCE)
+            setup.commit()
+        app = create_app(Settings(database_url=fresh_database), engine=engine)
+        lookups: list[bool] = []
+
+        def record(conn: sa.Connection, _cursor: object, statement: str, *_: object) -> None:
+            if "api_tokens.token_hash =" in statement:
+                dbapi = conn.connection.dbapi_connection
+                lookups.append(bool(getattr(dbapi, "autocommit", False)))
+
+        sa.event.listen(engine, "before_cursor_execute", record)
+        with TestClient(app) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            assert client.get("/v1/plans", headers=headers).status_code == 200
+            with session_factory(engine)() as revoking:
+                revoked = revoking.get(ApiToken, row.id)
+                assert revoked is not None
+                revoked.revoked_at = utcnow()
+                revoking.commit()
+            assert client.get("/v1/plans", headers=headers).status_code == 401
+        assert lookups == [engine.dialect.name == "postgresql"] * 2
+    finally:
+        engine.dispose()

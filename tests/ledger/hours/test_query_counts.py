@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
-from tests.ledger.hours.helpers import Headers, balance, contract_id, post_work
+from ledger.base import utcnow
+from ledger.hours.models import Allotment
+from ledger.periods import add_months
+from tests.ledger.hours.helpers import (
+    Headers,
+    balance,
+    contract_id,
+    create_plan,
+    post_work,
+    work_body,
+)
 
 
 @contextmanager
@@ -28,30 +39,81 @@ def statements(connection: sa.Connection) -> Iterator[list[str]]:
         event.remove(connection, "before_cursor_execute", record)
 
 
-def test_a_balance_is_four_queries(
+def test_a_balance_is_three_queries(
     client: TestClient, finance: Headers, connection: sa.Connection
 ) -> None:
-    """The token, the contract with its plan, the allotments usable that day, the period's
-    overage totals; nothing locked, nothing loaded twice."""
+    """The token, the contract with its plan, and one query for the allotments usable that
+    day, the latest grant and the period's overage totals; nothing locked, nothing loaded
+    twice."""
     contract = contract_id(client, finance)
     post_work(client, finance, contract, "2026-01-05", 60)
     with statements(connection) as seen:
         read = balance(client, finance, contract, "2026-01-15T12:00:00+01:00")
     assert read["remaining_minutes"] == 20 * 60 - 60
-    assert len(seen) <= 4, "\n".join(seen)
+    assert len(seen) <= 3, "\n".join(seen)
     assert not any("FOR UPDATE" in s for s in seen)
 
 
-def test_a_single_post_loads_nothing_twice(
+def test_a_balance_of_a_period_not_granted_yet_is_three_queries(
     client: TestClient, finance: Headers, connection: sa.Connection
 ) -> None:
-    """Token; contract and plan locked in one query; closed period; the entry; allotments
-    (granted? usable?); its ledger row and totals; the read-back (coverage, months, reversal).
-    The alert check reads the allotments consumption just read."""
+    """A period nobody has granted is shown pending, from the same one query."""
+    contract = contract_id(client, finance, start_date="2026-01-01")
+    next_month = add_months(utcnow().date().replace(day=1), 1)
+    granted = select(func.max(Allotment.period_start)).where(Allotment.contract_id == contract)
+    assert (connection.scalar(granted) or date.min) < next_month  # pending, not granted
+    with statements(connection) as seen:
+        read = balance(client, finance, contract, f"{next_month.isoformat()}T12:00:00Z")
+    assert len(seen) <= 3, "\n".join(seen)
+    assert read["allotments"] and read["remaining_minutes"] == 20 * 60
+
+
+def test_a_single_post_is_six_statements(
+    client: TestClient, finance: Headers, connection: sa.Connection
+) -> None:
+    """Token; contract and plan locked in one query; its closed period, latest grant and usable
+    allotments in one more; the entry; its ledger rows; the allotment's running totals. The
+    response is built from what was written: no read-back."""
     contract = contract_id(client, finance)
     post_work(client, finance, contract, "2026-01-05", 60)
     with statements(connection) as seen:
         post_work(client, finance, contract, "2026-01-06", 60)
+    assert len(seen) <= 6, "\n".join(seen)
     selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 8, "\n".join(selects)
-    assert sum("FROM allotments" in s for s in selects) <= 3, "\n".join(selects)
+    assert len(selects) <= 3, "\n".join(selects)
+    assert sum("allotments" in s for s in selects) <= 1, "\n".join(selects)
+
+
+def _batch(client: TestClient, finance: Headers, contracts: list[int], per_contract: int) -> None:
+    entries = [
+        {"contract_id": contract, **work_body(f"2026-01-{10 + n:02d}", 30)}
+        for contract in contracts
+        for n in range(per_contract)
+    ]
+    response = client.post("/v1/work-entries/batch", json={"entries": entries}, headers=finance)
+    assert response.status_code == 201, response.text
+    assert len(response.json()["items"]) == len(entries)
+
+
+def test_a_batch_costs_the_same_statements_for_any_number_of_contracts(
+    client: TestClient, finance: Headers, connection: sa.Connection
+) -> None:
+    """Token; every contract locked in one query; latest grants, closed periods, allotments:
+    one query each; the entries, their ledger rows, the allotments' totals: one statement
+    each; the alerts already raised and the periods' overage totals: one query each. Not one
+    more per contract or per entry, and no read-back."""
+    plan = create_plan(client, finance, alert_thresholds_percent=["50", "95"])
+    contracts = [contract_id(client, finance, plan=plan) for _ in range(6)]
+    for contract in contracts:
+        # Granted (no grant below) and past 50 %: every entry below checks its thresholds.
+        post_work(client, finance, contract, "2026-01-05", 11 * 60)
+    with statements(connection) as few:
+        _batch(client, finance, contracts[:2], 2)
+    with statements(connection) as many:
+        _batch(client, finance, contracts, 5)
+    reads = [
+        [s for s in seen if not s.lstrip().upper().startswith("INSERT")] for seen in (few, many)
+    ]
+    assert len(reads[0]) == len(reads[1]) <= 8, "\n".join(reads[1])
+    if connection.dialect.name == "postgresql":  # SQLite inserts row by row, ids in order
+        assert len(many) == len(few) <= 10, "\n".join(many)
