@@ -163,6 +163,7 @@ def draft_period(
     preview: bool = False,
     inputs: PeriodInputs | None = None,
     deferred: bool = False,
+    closed: bool = False,
 ) -> Draft:
     """Close the period and write its invoice as a draft, with everything it bills settled.
 
@@ -171,9 +172,10 @@ def draft_period(
     period's inputs read after its closing (a chunk reads them for all its contracts at once,
     `period_inputs.load_inputs`); without them `compute_period` reads them. `deferred` leaves
     the writing to the caller (`write_drafts` for a whole chunk at once): nothing of the
-    invoice is written yet, and what it settles is still pending."""
+    invoice is written yet, and what it settles is still pending. `closed` says the caller has
+    closed the period already (a chunk closes its contracts' periods together)."""
     assert contract.id is not None
-    if not preview or period_has_ended(contract, period, now):
+    if not closed and (not preview or period_has_ended(contract, period, now)):
         close_period(session, contract, plan, period, now=now)
     totals, late, adjustments, carried, _sla = compute_period(
         session,

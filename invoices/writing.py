@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col
 
 from invoices import lines as invoice_lines
 from invoices.computation import Pending, settle_pending
@@ -30,7 +28,7 @@ from invoices.notifications import events as notify
 from invoices.numbering import reserve_numbers
 from invoices.payments.models import PaymentOutbox
 from invoices.runs.models import DocumentJob
-from ledger.bulk import by_id, insert_rows
+from ledger.bulk import insert_rows, update_by_id
 from ledger.customers.models import Customer
 
 
@@ -95,18 +93,11 @@ def issue_drafts(
         assert draft.invoice.id is not None
         number_of[draft.invoice.id] = number
         due_of[draft.invoice.id] = issue_date + timedelta(days=draft.customer.payment_terms_days)
-    table = Invoice.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa.update(Invoice)
-        .where(col(Invoice.id).in_(list(number_of)))
-        .values(
-            number=by_id(table, "number", number_of),
-            issue_date=issue_date,
-            due_date=by_id(table, "due_date", due_of),
-            status="issued",
-            issued_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    update_by_id(
+        session,
+        Invoice.__table__,  # type: ignore[attr-defined]
+        {"number": number_of, "due_date": due_of},
+        same={"issue_date": issue_date, "status": "issued", "issued_at": now},
     )
     for draft in drafts:
         invoice = draft.invoice

@@ -157,7 +157,7 @@ def _bill_at_once(
         for (job, _), (contract, plan, run_period) in zip(claimed, wanted, strict=True):
             assert contract.id is not None
             firsts.append((job, contract, plan, run_period, due[contract.id]))
-        close_periods(
+        closed = close_periods(
             session,
             [ToClose(c, p, first) for _, c, p, _, first in firsts if first is not None],
             now=now,
@@ -184,6 +184,7 @@ def _bill_at_once(
                         billing_run_id=job.run_id,
                         inputs=inputs[key_of(contract, first)],
                         deferred=True,
+                        closed=contract.id in closed,
                     )
                 )
                 drafted.append((job, contract, plan, run_period))

@@ -39,8 +39,9 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 
 @contextmanager
 def writes(connection: sa.Connection) -> Iterator[list[str]]:
-    """Every write statement sent: an `executemany` counts once per parameter set (psycopg
-    sends each as its own statement), a multi-row INSERT ("insertmanyvalues") once. On SQLite,
+    """Every write statement sent: an `executemany` counts once (psycopg pipelines its
+    parameter sets in one round trip, the statement parsed once; SQLite runs it in-process), a
+    multi-row INSERT ("insertmanyvalues") once. On SQLite,
     SQLAlchemy sends an ORM `INSERT … RETURNING` one row at a time (in-process, it cannot
     keep several rows' ids in order): those are left out there, counted on PostgreSQL."""
     seen: list[str] = []
@@ -52,8 +53,7 @@ def writes(connection: sa.Connection) -> Iterator[list[str]]:
         if sqlite and statement.startswith("INSERT") and " RETURNING " in statement:
             return
         if statement.lstrip().upper().startswith(WRITES):
-            rows = many and isinstance(parameters, list)
-            seen.extend([statement] * (len(parameters) if rows else 1))
+            seen.append(statement)
 
     event.listen(connection, "before_cursor_execute", record)
     try:
