@@ -38,7 +38,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _sqlite_one_writer(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"options": SERVER_KEEPALIVES})
+    kwargs.setdefault("connect_args", {"options": f"{SERVER_KEEPALIVES} {NO_JIT}"})
     return sa.create_engine(url, **kwargs)
 
 
@@ -49,6 +49,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 SERVER_KEEPALIVES = (
     "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
 )
+
+# PostgreSQL's JIT compiles a query whose estimated cost is high: the run's correlated
+# `eligible_contracts` at 100k contracts spent 588 of its 826 ms compiling. Our queries are short
+# and indexed; the JIT only adds latency to them.
+NO_JIT = "-c jit=off"
 
 
 def _sqlite_one_writer(engine: Engine) -> None:

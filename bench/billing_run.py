@@ -22,7 +22,8 @@ SQLAlchemy core inserts and fresh ids; the load time is printed apart from the r
     .venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3] [--workers 1,2]
         [--no-sqlite] [--no-postgres] [--no-documents] [--dry-run] [--json]
 
-`--no-documents` leaves rendering out (issuing only: workers run with no document jobs taken).
+`--no-documents` leaves rendering out (issuing only: the workers render in-process, and only
+when no chunk waits, and are stopped once every invoice is issued).
 `--json` prints, as the last line, `{"runs": [{"engine", "workers", "contracts", "floor_s",
 "issue_s", "documents_s", "wall_s", "one_invoice_each", "gapless", "peak_rss_mb",
 "dry_run_s"}, …]}`.
@@ -411,6 +412,10 @@ def run_workers(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOURGLASS_")}
     env["HOURGLASS_DATABASE_URL"] = url
     env["HOURGLASS_BILLING_CHUNK_SIZE"] = str(chunk)
+    if not documents:
+        # One rendering process renders in the worker itself, and only when no chunk waits
+        # (`worker.tick`): issuing alone is timed, the workers are stopped when it is done.
+        env["HOURGLASS_DOCUMENT_PROCESSES"] = "1"
     processes: list[subprocess.Popen[str]] = []
     peak = 0.0
     try:
