@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,6 +25,9 @@ from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.hours.models import WorkEntry
 from ledger.periods import Period
+
+if TYPE_CHECKING:
+    from invoices.writing import InvoiceRow
 
 ComputedPeriod = tuple[
     invoice_lines.Totals, dict[str, int], list[Adjustment], list[CreditCarryover], SlaForPeriod
@@ -110,7 +113,9 @@ class Pending:
     carry_forward_minor: int
 
 
-def settle_pending(session: Session, billed: Sequence[tuple[Invoice, Pending]]) -> None:
+def settle_pending(
+    session: Session, billed: Sequence[tuple[Invoice | InvoiceRow, Pending]]
+) -> None:
     """Mark what these written invoices billed, so the next invoice never bills it again: one
     statement each for late work, adjustments, carried credits and new carry-forward credits,
     however many invoices (each of its own contract)."""

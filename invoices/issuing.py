@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,7 +31,7 @@ from invoices.notifications import events as notify
 from invoices.numbering import next_number
 from invoices.payments.models import PaymentOutbox
 from invoices.period_inputs import PeriodInputs
-from invoices.writing import Draft, issue_drafts, write_drafts
+from invoices.writing import Draft, InvoiceRow, issue_drafts, write_drafts
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
@@ -148,6 +149,7 @@ def bill_period(
     )
     if not preview:
         issue_drafts(session, [draft], issuer=issuer, now=now)
+    assert isinstance(draft.invoice, Invoice)
     return draft.invoice
 
 
@@ -186,7 +188,7 @@ def draft_period(
         now=now,
         inputs=inputs,
     )
-    invoice = Invoice(
+    columns: dict[str, Any] = dict(
         customer_id=contract.customer_id,
         contract_id=contract.id,
         period_start=period.start,
@@ -201,6 +203,8 @@ def draft_period(
         note=REVERSE_CHARGE_NOTE if customer.reverse_charge else "",
         billing_run_id=billing_run_id,
     )
+    # A chunk's drafts are written together as plain rows; a single contract's is its Invoice.
+    invoice = InvoiceRow(**columns) if deferred else Invoice(**columns)
     draft = Draft(
         invoice=invoice,
         customer=customer,

@@ -14,6 +14,7 @@ from invoices.lines import Line
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from invoices.runs.models import BillingRun
 from invoices.schemas import BillingRunRead, CreditNoteRead, InvoiceRead, LineRead, PreviewRead
+from invoices.writing import InvoiceRow
 from ledger import money
 from ledger.errors import NotFound
 from ledger.periods import parse_month
@@ -95,7 +96,7 @@ def invoice_to_read(session: Session, invoice: Invoice) -> InvoiceRead:
     )
 
 
-def issued_invoice_to_read(invoice: Invoice, lines: Sequence[Line]) -> InvoiceRead:
+def issued_invoice_to_read(invoice: Invoice | InvoiceRow, lines: Sequence[Line]) -> InvoiceRead:
     """What `invoice_to_read` gives for an invoice issued in this very transaction, from its
     drafted lines: no document is rendered and no credit note exists before the commit."""
     return _invoice_read(
@@ -104,7 +105,7 @@ def issued_invoice_to_read(invoice: Invoice, lines: Sequence[Line]) -> InvoiceRe
 
 
 def _invoice_read(
-    invoice: Invoice,
+    invoice: Invoice | InvoiceRow,
     lines: Sequence[InvoiceLine | Line],
     *,
     credit_note_id: int | None,

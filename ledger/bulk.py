@@ -2,9 +2,11 @@
 
 `insert_rows` for rows whose ids nobody needs, `update_by_id` for a value each in many rows:
 one statement compiled once and sent with every row's parameters (an executemany: psycopg
-pipelines it into one round trip, SQLite runs it in-process). Rows whose ids are needed go
-through the ORM unit of work (`session.add_all` + one flush), which batches same-shaped rows into
-one ordered `INSERT … RETURNING` on PostgreSQL ("insertmanyvalues").
+pipelines it into one round trip, SQLite runs it in-process). `insert_rows_ids` for rows whose
+ids are needed, as plain rows (no ORM object built): on PostgreSQL the ids are drawn from the
+table's sequence in one statement and the rows inserted with them by one executemany; on SQLite
+one ordered `INSERT … RETURNING`. Either way the ids ascend in the rows' order, as the ORM's
+unit of work assigns them.
 
 Multi-row `INSERT … VALUES (…), (…)` and `UPDATE … CASE id WHEN …` were tried first: each
 statement is compiled anew and psycopg re-parses its thousands of placeholders, which cost
@@ -24,6 +26,28 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]
     """Many rows of the same columns, one executemany."""
     if rows:
         session.execute(sa.insert(table), list(rows))
+
+
+def insert_rows_ids(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Many rows of the same columns (no `id`), inserted; their new ids, in the rows' order."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        ids = sorted(
+            session.scalars(
+                sa.select(
+                    sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+                ).select_from(sa.func.generate_series(1, len(rows)))
+            )
+        )
+        session.execute(
+            sa.insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        )
+        return ids
+    returned = session.execute(
+        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [id_ for (id_,) in returned]
 
 
 def model_rows(models: Sequence[Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -21,12 +22,15 @@ from invoices.models import CreditNote, Invoice
 from invoices.notifications.models import EmailOutbox
 from ledger import money
 from ledger.base import utcnow
-from ledger.bulk import insert_rows, model_rows
+from ledger.bulk import insert_rows
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.hours.alerts import HoursAlert
 from ledger.sla.models import AuthorizedContact
+
+if TYPE_CHECKING:
+    from invoices.writing import InvoiceRow
 
 # --- queueing (in the caller's transaction) -------------------------------------------------------
 
@@ -35,23 +39,33 @@ def _new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@hourglass.invalid>"
 
 
+def _values(
+    *, kind: str, recipients: list[str], now: datetime | None, **ref: int | None
+) -> dict[str, Any]:
+    """An outbox row's every column but its id, as a new row has them."""
+    now = now or utcnow()
+    return {
+        "kind": kind,
+        "invoice_id": ref.get("invoice_id"),
+        "credit_note_id": ref.get("credit_note_id"),
+        "hours_alert_id": ref.get("hours_alert_id"),
+        "message_id": _new_message_id(),
+        "state": "pending" if recipients else "skipped",
+        "attempts": 0,
+        "last_error": None if recipients else "nobody to send it to",
+        "next_attempt_at": now,
+        "sending_at": None,
+        "sent_at": None,
+        "recipients": recipients,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _row(
     *, kind: str, recipients: list[str], now: datetime | None, **ref: int | None
 ) -> EmailOutbox:
-    now = now or utcnow()
-    return EmailOutbox(
-        kind=kind,
-        recipients=recipients,
-        message_id=_new_message_id(),
-        state="pending" if recipients else "skipped",
-        last_error=None if recipients else "nobody to send it to",
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-        invoice_id=ref.get("invoice_id"),
-        credit_note_id=ref.get("credit_note_id"),
-        hours_alert_id=ref.get("hours_alert_id"),
-    )
+    return EmailOutbox(**_values(kind=kind, recipients=recipients, now=now, **ref))
 
 
 def _queue(
@@ -64,7 +78,10 @@ def _queue(
 
 
 def queue_invoice_emails(
-    session: Session, invoices: Sequence[tuple[Invoice, Customer]], *, now: datetime | None = None
+    session: Session,
+    invoices: Sequence[tuple[Invoice | InvoiceRow, Customer]],
+    *,
+    now: datetime | None = None,
 ) -> None:
     """One e-mail per invoice, to its customer, in one insert (the customers given: each
     invoice's own)."""
@@ -72,9 +89,9 @@ def queue_invoice_emails(
     for invoice, customer in invoices:
         assert invoice.id is not None and customer.id == invoice.customer_id
         rows.append(
-            _row(kind="invoice", recipients=[customer.email], now=now, invoice_id=invoice.id)
+            _values(kind="invoice", recipients=[customer.email], now=now, invoice_id=invoice.id)
         )
-    insert_rows(session, EmailOutbox.__table__, model_rows(rows))  # type: ignore[attr-defined]
+    insert_rows(session, EmailOutbox.__table__, rows)  # type: ignore[attr-defined]
 
 
 def queue_credit_note_email(

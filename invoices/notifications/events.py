@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -22,8 +22,11 @@ from invoices.notifications import emails
 from invoices.notifications.models import NotificationEvent, WebhookDelivery, WebhookEndpoint
 from invoices.runs.models import BillingRun
 from ledger.base import utcnow
-from ledger.bulk import insert_rows, model_rows
+from ledger.bulk import insert_rows, insert_rows_ids, model_rows
 from ledger.customers.models import Customer
+
+if TYPE_CHECKING:
+    from invoices.writing import InvoiceRow
 
 INVOICE_ISSUED = "invoice.issued"
 INVOICE_PAID = "invoice.paid"
@@ -47,7 +50,14 @@ def record_event(
     session: Session, event_type: str, data: dict[str, Any], *, now: datetime | None = None
 ) -> NotificationEvent:
     """Store the event and queue one delivery per subscribed endpoint; the caller commits."""
-    return record_events(session, event_type, [data], now=now)[0]
+    _check(event_type)
+    now = now or utcnow()
+    event = NotificationEvent(**_event_values(event_type, data, now))
+    session.add(event)
+    session.flush()
+    assert event.id is not None
+    _queue_deliveries(session, event_type, [event.id], now=now)
+    return event
 
 
 def record_events(
@@ -56,37 +66,53 @@ def record_events(
     datas: Sequence[dict[str, Any]],
     *,
     now: datetime | None = None,
-) -> list[NotificationEvent]:
+) -> list[int]:
     """`record_event` for many events of one type: the events in one insert, their deliveries
-    in one more (the unit of work batches same-shaped rows into one `INSERT … RETURNING` on
-    PostgreSQL; SQLite gets one per row, in-process)."""
+    in one more, as plain rows (`ledger.bulk`); the events' ids, in order."""
+    _check(event_type)
+    now = now or utcnow()
+    ids = insert_rows_ids(
+        session,
+        NotificationEvent.__table__,  # type: ignore[attr-defined]
+        [_event_values(event_type, data, now) for data in datas],
+    )
+    _queue_deliveries(session, event_type, ids, now=now)
+    return ids
+
+
+def _check(event_type: str) -> None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    now = now or utcnow()
-    recorded = [
-        NotificationEvent(
-            public_id=f"evt_{secrets.token_hex(12)}", type=event_type, data=data, created_at=now
-        )
-        for data in datas
-    ]
-    if not recorded:
-        return recorded
-    session.add_all(recorded)
-    session.flush()
+
+
+def _event_values(event_type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "public_id": f"evt_{secrets.token_hex(12)}",
+        "type": event_type,
+        "data": data,
+        "created_at": now,
+    }
+
+
+def _queue_deliveries(
+    session: Session, event_type: str, event_ids: Sequence[int], *, now: datetime
+) -> None:
+    """One delivery per event and endpoint subscribed to its type, in one insert."""
+    if not event_ids:
+        return
     endpoints = session.scalars(
         select(WebhookEndpoint)
         .where(col(WebhookEndpoint.deleted_at).is_(None))
         .order_by(col(WebhookEndpoint.id))
     ).all()
     deliveries = []
-    for event in recorded:
-        assert event.id is not None
+    for event_id in event_ids:
         for endpoint in endpoints:
             if event_type in endpoint.events:
                 assert endpoint.id is not None
                 deliveries.append(
                     WebhookDelivery(
-                        event_id=event.id,
+                        event_id=event_id,
                         endpoint_id=endpoint.id,
                         next_attempt_at=now,
                         created_at=now,
@@ -94,7 +120,6 @@ def record_events(
                     )
                 )
     insert_rows(session, WebhookDelivery.__table__, model_rows(deliveries))  # type: ignore[attr-defined]
-    return recorded
 
 
 def _queries() -> Any:
@@ -123,7 +148,7 @@ def credit_note_data(session: Session, note: CreditNote) -> dict[str, Any]:
 
 def invoices_issued(
     session: Session,
-    issued: Sequence[tuple[Invoice, Sequence[Line], Customer]],
+    issued: Sequence[tuple[Invoice | InvoiceRow, Sequence[Line], Customer]],
     *,
     now: datetime | None = None,
 ) -> None:

@@ -103,6 +103,7 @@ def _draft(
         preview=True,
         inputs=inputs,
     )
+    assert isinstance(draft.invoice, Invoice)
     return contract, draft.invoice, ended
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from ledger.base import utcnow
-from ledger.bulk import update_by_id
+from ledger.bulk import insert_rows, insert_rows_ids, update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.hours.allotments import contract_periods, last_grantable_day, prorated_minutes
@@ -97,8 +97,10 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
     ):
         open_allotments[allotment.contract_id].append(allotment)
 
-    # Expiry: what remains of every allotment that ends with the period.
-    expired: list[tuple[Allotment, LedgerEntry]] = []
+    # Expiry: what remains of every allotment that ends with the period. Rows are written as
+    # plain rows (`ledger.bulk`), no ORM object built; the loaded allotments are told their new
+    # totals at the end.
+    expired: list[tuple[Allotment, dict[str, Any]]] = []
     closing: list[Allotment] = []
     for cid, item in by_contract.items():
         end_instant = local_midnight(item.period.end, item.contract.timezone)
@@ -110,25 +112,30 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
                 expired.append(
                     (
                         allotment,
-                        LedgerEntry(
+                        _entry(
                             contract_id=allotment.contract_id,
                             kind="expire",
                             minutes=allotment.remaining_minutes,
                             period_start=allotment.period_start,
                             allotment_id=allotment.id,
-                            work_entry_id=None,
                             reason="period_end",
                         ),
                     )
                 )
-    session.add_all([entry for _, entry in expired])
-    session.add_all(
+    expire_ids = insert_rows_ids(session, _LEDGER, [entry for _, entry in expired])
+    insert_rows(
+        session,
+        ClosedPeriod.__table__,  # type: ignore[attr-defined]
         [
-            ClosedPeriod(contract_id=cid, period_start=i.period.start, period_end=i.period.end)
+            {
+                "contract_id": cid,
+                "period_start": i.period.start,
+                "period_end": i.period.end,
+                "closed_at": utcnow(),
+            }
             for cid, i in by_contract.items()
-        ]
+        ],
     )
-    session.flush()
     # The allotments' new totals, written in one UPDATE at the end (not one per allotment).
     moved: dict[int, dict[str, Any]] = {}
 
@@ -136,21 +143,20 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
         assert allotment.id is not None
         if allotment.id not in moved:
             moved[allotment.id] = {name: getattr(allotment, name) for name in MOVED}
+            loaded[allotment.id] = allotment
         return moved[allotment.id]
 
-    allotment_of: dict[int, Allotment] = {}
-    for allotment, entry in expired:
+    loaded: dict[int, Allotment] = {}
+    for (allotment, entry), entry_id in zip(expired, expire_ids, strict=True):
         row = totals(allotment)
-        row["expired_minutes"] += entry.minutes
-        row["remaining_minutes"] -= entry.minutes
-        row["last_entry_id"] = entry.id
+        row["expired_minutes"] += entry["minutes"]
+        row["remaining_minutes"] -= entry["minutes"]
+        row["last_entry_id"] = entry_id
     for allotment in closing:
         totals(allotment)["closed"] = True
-    allotment_of.update({a.id: a for a, _ in expired if a.id is not None})
-    allotment_of.update({a.id: a for a in closing if a.id is not None})
 
     # The next period's hours, as `ensure_allotments(through=period.end)` grants them.
-    granted: list[tuple[Allotment, int]] = []
+    granted: list[tuple[dict[str, Any], int]] = []
     for cid, item in by_contract.items():
         contract, plan = item.contract, item.plan
         through = min(item.period.end, last_grantable_day(contract, plan, now=bound))
@@ -165,47 +171,85 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
                 continue
             granted.append(
                 (
-                    Allotment(
-                        contract_id=cid,
-                        period_start=period.start,
-                        period_end=period.end,
-                        valid_from=period.start,
-                        valid_until=period.end,
-                        expires_at=local_midnight(period.end, contract.timezone),
-                    ),
+                    {
+                        "contract_id": cid,
+                        "period_start": period.start,
+                        "period_end": period.end,
+                        "valid_from": period.start,
+                        "valid_until": period.end,
+                        "expires_at": local_midnight(period.end, contract.timezone),
+                        "pool_first_month": None,
+                        "granted_minutes": 0,
+                        "used_minutes": 0,
+                        "expired_minutes": 0,
+                        "remaining_minutes": 0,
+                        "closed": False,
+                        "last_entry_id": None,
+                        "created_at": utcnow(),
+                    },
                     minutes,
                 )
             )
     if granted:
-        session.add_all([allotment for allotment, _ in granted])
-        session.flush()
-        grants = [
-            LedgerEntry(
-                contract_id=allotment.contract_id,
-                kind="grant",
-                minutes=minutes,
-                period_start=allotment.period_start,
-                allotment_id=allotment.id,
-                work_entry_id=None,
-                reason="period_start",
-            )
-            for allotment, minutes in granted
-        ]
-        session.add_all(grants)
-        session.flush()
-        for (allotment, minutes), entry in zip(granted, grants, strict=True):
-            row = totals(allotment)
+        allotment_ids = insert_rows_ids(
+            session,
+            Allotment.__table__,  # type: ignore[attr-defined]
+            [new for new, _ in granted],
+        )
+        grant_ids = insert_rows_ids(
+            session,
+            _LEDGER,
+            [
+                _entry(
+                    contract_id=new["contract_id"],
+                    kind="grant",
+                    minutes=minutes,
+                    period_start=new["period_start"],
+                    allotment_id=allotment_id,
+                    reason="period_start",
+                )
+                for (new, minutes), allotment_id in zip(granted, allotment_ids, strict=True)
+            ],
+        )
+        for (new, minutes), allotment_id, entry_id in zip(
+            granted, allotment_ids, grant_ids, strict=True
+        ):
+            row = moved.setdefault(allotment_id, {name: new[name] for name in MOVED})
             row["granted_minutes"] += minutes
             row["remaining_minutes"] += minutes
-            row["last_entry_id"] = entry.id
-            assert allotment.id is not None
-            allotment_of[allotment.id] = allotment
+            row["last_entry_id"] = entry_id
     update_by_id(
         session,
         Allotment.__table__,  # type: ignore[attr-defined]
         {name: {aid: row[name] for aid, row in moved.items()} for name in MOVED},
     )
-    for aid, row in moved.items():
-        for name, value in row.items():
-            set_committed_value(allotment_of[aid], name, value)
+    for aid, allotment in loaded.items():
+        for name, value in moved[aid].items():
+            set_committed_value(allotment, name, value)
     return set(by_contract)
+
+
+_LEDGER: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+
+
+def _entry(
+    *,
+    contract_id: int,
+    kind: str,
+    minutes: int,
+    period_start: date,
+    allotment_id: int | None,
+    reason: str,
+) -> dict[str, Any]:
+    """A ledger row as `LedgerEntry(...)` would fill it (no work entry, no rate)."""
+    return {
+        "contract_id": contract_id,
+        "kind": kind,
+        "minutes": minutes,
+        "period_start": period_start,
+        "allotment_id": allotment_id,
+        "work_entry_id": None,
+        "rate": None,
+        "reason": reason,
+        "created_at": utcnow(),
+    }
