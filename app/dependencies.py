@@ -32,8 +32,11 @@ def get_session(request: Request) -> Iterator[Session]:
         if request.method in READ_METHODS:
             # A GET never writes (SPEC "Security"): on SQLite its transaction begins deferred,
             # so a read never takes (or waits for) the write lock. (PostgreSQL reads take no
-            # row locks: the services only lock in writes.)
-            session.connection(execution_options=READ_ONLY)
+            # row locks: the services only lock in writes.) On PostgreSQL it runs in
+            # autocommit, as the token lookup does: under READ COMMITTED each statement reads
+            # its own snapshot inside a transaction too, so BEGIN and COMMIT only cost two
+            # round trips (of a balance's five).
+            session.connection(execution_options=_lookup_options(session))
         yield session
         session.commit()
     except BaseException:

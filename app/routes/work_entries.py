@@ -43,10 +43,8 @@ def post_work_entries_batch(
     """All or nothing: one refused entry refuses the whole batch, naming its index."""
     for item in body.entries:
         _may_approve(who, item.approved_overage)
-    items = [
-        (item.contract_id, WorkEntryCreate(**item.model_dump(exclude={"contract_id"})))
-        for item in body.entries
-    ]
+    # Each item is a WorkEntryCreate already (validated once, its contract_id read apart).
+    items = [(item.contract_id, item) for item in body.entries]
     return {"items": work.post_batch_and_read(session, items), "next_cursor": None}
 
 

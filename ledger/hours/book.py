@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from ledger.base import utcnow
+from ledger.bulk import insert_rows_ids
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage
 
 RATES = ("overage", "on_demand", "late")
@@ -74,6 +75,7 @@ class Deferred:
     rows: list[tuple[Row, Allotment | None]] = field(default_factory=list)
     overages: dict[tuple[int, date], PeriodOverage] = field(default_factory=dict)
     loaded: set[tuple[int, date]] = field(default_factory=set)  # read (found or not) at once
+    many: bool = False  # a batch: ids reserved apart, rows in one plain executemany
 
     def load_overages(self, session: Session, keys: set[tuple[int, date]]) -> None:
         """Read the running overage totals of these (contract, period) pairs in one query,
@@ -97,10 +99,15 @@ class Deferred:
     def write(self, session: Session) -> None:
         if self.rows:
             table = LedgerEntry.__table__  # type: ignore[attr-defined]
-            ids = session.scalars(
-                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [row for row, _ in self.rows],
-            ).all()
+            rows = [row for row, _ in self.rows]
+            if self.many:
+                ids = insert_rows_ids(session, table, rows)
+            else:
+                ids = list(
+                    session.scalars(
+                        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+                    )
+                )
             assert len(ids) == len(self.rows)
             for (row, allotment), new_id in zip(self.rows, ids, strict=True):
                 row["id"] = new_id
@@ -110,7 +117,7 @@ class Deferred:
 
 
 @contextmanager
-def deferred(session: Session) -> Iterator[Deferred]:
+def deferred(session: Session, *, many: bool = False) -> Iterator[Deferred]:
     """Within it, the functions below collect their ledger rows instead of flushing each one;
     the running totals move in memory exactly as outside it (every check reads them). On a
     normal exit the rows are written in one multi-row INSERT (ids in append order, so each
@@ -122,12 +129,16 @@ def deferred(session: Session) -> Iterator[Deferred]:
 
     Yields the collected rows (`rows`: each row's columns and its allotment; after the exit
     each row's `id` is set), so a caller can answer from what it wrote without reading it
-    back. Nested, it yields the outer collection, written at the outer exit."""
+    back. Nested, it yields the outer collection, written at the outer exit.
+
+    `many`: for a batch, the rows go through `ledger.bulk.insert_rows_ids` (on
+    PostgreSQL their ids reserved in one query, then one plain executemany) rather than one
+    multi-row `INSERT … RETURNING` that psycopg re-parses at every call."""
     outer = _pending(session)
     if outer is not None:
         yield outer
         return
-    state = Deferred()
+    state = Deferred(many=many)
     session.info[_DEFERRED] = state
     try:
         yield state

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col, select
 
 from ledger.base import utcnow
+from ledger.bulk import insert_rows_ids
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import (
@@ -155,6 +157,18 @@ def _prepare(
     """Check a work entry against its contract and compute it; nothing is written.
 
     `closed_periods` is what a batch loaded once for the contract."""
+    return WorkEntry(**_prepared_row(session, contract, plan, data, closed_periods=closed_periods))
+
+
+def _prepared_row(
+    session: Session,
+    contract: Contract,
+    plan: Plan,
+    data: WorkEntryCreate,
+    *,
+    closed_periods: set[date] | None = None,
+) -> dict[str, Any]:
+    """`_prepare`'s checks and computation, the entry as its columns (all but the id)."""
     assert contract.id is not None
     _check_inside(contract, data.worked_on)
     _check_when(contract, data)
@@ -181,22 +195,26 @@ def _prepare(
         timezone=contract.timezone,
         holiday_region=contract.holiday_region,
     )
-    return WorkEntry(
-        contract_id=contract.id,
-        worked_on=data.worked_on,
-        period_start=period.start,
-        started_at=data.started_at,
-        minutes=data.minutes,
-        level=data.level,
-        ticket_ref=data.ticket_ref,
-        description=data.description,
-        multiplier=multiplier,
-        billable_minutes=billable_minutes(
+    return {
+        "contract_id": contract.id,
+        "kind": "work",
+        "worked_on": data.worked_on,
+        "period_start": period.start,
+        "started_at": data.started_at,
+        "minutes": data.minutes,
+        "level": data.level,
+        "ticket_ref": data.ticket_ref,
+        "description": data.description,
+        "multiplier": multiplier,
+        "billable_minutes": billable_minutes(
             data.minutes, multiplier=multiplier, increment=plan.billing_increment_minutes
         ),
-        late=data.late,
-        approved_overage=data.approved_overage,
-    )
+        "late": data.late,
+        "approved_overage": data.approved_overage,
+        "reverses_id": None,
+        "invoice_id": None,
+        "created_at": utcnow(),
+    }
 
 
 def _book(
@@ -259,20 +277,30 @@ def _post_batch(
 
     with session.no_autoflush:  # every write below flushes itself; queries need no autoflush
         closed, candidates = _load_for_batch(session, contracts, items)
-        prepared: list[WorkEntry] = []
+        rows: list[dict[str, Any]] = []
         invalid: tuple[int, DomainError] | None = None
         for index, (contract_id, data) in enumerate(items):
             contract, plan = contracts[contract_id]
             try:
-                prepared.append(
-                    _prepare(session, contract, plan, data, closed_periods=closed[contract_id])
+                rows.append(
+                    _prepared_row(session, contract, plan, data, closed_periods=closed[contract_id])
                 )
             except DomainError as exc:
                 invalid = (index, exc)
                 break
-        session.add_all(prepared)
-        session.flush()
-        with book.deferred(session) as written, alerts.known_alerts(session, contracts):
+        # Plain rows, not ORM objects: one executemany (`ledger.bulk.insert_rows_ids`); the
+        # entries handed on are built from the stored columns without validation (they were
+        # computed above).
+        table = WorkEntry.__table__  # type: ignore[attr-defined]
+        ids = insert_rows_ids(session, table, rows)
+        prepared = [
+            WorkEntry.model_construct(id=new_id, **row)
+            for row, new_id in zip(rows, ids, strict=True)
+        ]
+        with (
+            book.deferred(session, many=True) as written,
+            alerts.known_alerts(session, contracts),
+        ):
             written.load_overages(session, {(e.contract_id, e.period_start) for e in prepared})
             for index, entry in enumerate(prepared):
                 contract, plan = contracts[entry.contract_id]
