@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,15 +27,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from invoices.documents import DocumentData, Rendered, build_documents, document_data, insert_rows
+from invoices.documents import DocumentData, Rendered, build_documents, documents_data, insert_rows
 from invoices.issuer import IssuerDetails
-from invoices.models import Invoice
 from invoices.runs.chunks import describe
 from invoices.runs.completion import MAX_ATTEMPTS, finalize_if_done
 from invoices.runs.models import DocumentJob
-from ledger.catalog.models import Plan
-from ledger.contracts.models import Contract
-from ledger.customers.models import Customer
 
 BATCH_PER_PROCESS = 8
 
@@ -99,27 +95,6 @@ class _Batch:
     failures: dict[int, str] = field(default_factory=dict)
 
 
-def _preload(session: Session, invoice_ids: Sequence[int]) -> list[object]:
-    """The batch's invoices, contracts, customers and plans in four queries, so that
-    `document_data`'s lookups by id find them in the session instead of asking one by one.
-    The caller keeps the returned list while loading (the identity map holds weak references)."""
-    invoices = list(session.scalars(select(Invoice).where(col(Invoice.id).in_(invoice_ids))))
-    contracts = list(
-        session.scalars(
-            select(Contract).where(col(Contract.id).in_({i.contract_id for i in invoices}))
-        )
-    )
-    customers = list(
-        session.scalars(
-            select(Customer).where(col(Customer.id).in_({i.customer_id for i in invoices}))
-        )
-    )
-    plans = list(
-        session.scalars(select(Plan).where(col(Plan.id).in_({c.plan_id for c in contracts})))
-    )
-    return [*invoices, *contracts, *customers, *plans]
-
-
 def _claim(
     factory: Callable[[], Session], *, issuer: IssuerDetails, limit: int, processes: int
 ) -> _Batch | None:
@@ -144,13 +119,17 @@ def _claim(
             session=session, run_ids=frozenset(run for _, _, run in jobs if run is not None)
         )
         pool = _executor(processes) if processes > 1 and len(jobs) > 1 else None
-        loaded = _preload(session, [invoice_id for _, invoice_id, _ in jobs])
+        try:
+            loaded = documents_data(
+                session, [invoice_id for _, invoice_id, _ in jobs], issuer=issuer
+            )
+        except Exception as exc:  # the batch's reads failed: every job of it is retried later
+            loaded = {invoice_id: exc for _, invoice_id, _ in jobs}
         for job, invoice_id, _ in jobs:
             job_id = int(job or 0)  # a primary key, never None
-            try:
-                data = document_data(session, invoice_id, issuer=issuer)
-            except Exception as exc:
-                batch.failures[job_id] = describe(exc)
+            data = loaded[invoice_id]
+            if isinstance(data, Exception):
+                batch.failures[job_id] = describe(data)
                 continue
             work = pool.submit(_build, data) if pool is not None else data
             batch.rendering.append((job_id, invoice_id, work))
