@@ -1,12 +1,13 @@
 """Document jobs: an issued invoice's documents rendered after the issuing commit, by any worker.
 
-A worker claims a batch of jobs with `FOR UPDATE SKIP LOCKED`, loads each invoice's
-`DocumentData` (the database part) and hands it to a process pool at once (the pure part, so it
-uses every core while the next one loads), then stores the whole batch's documents in one insert
-and deletes its jobs in the same transaction. `render_alongside` keeps the pool rendering while
-the worker issues a chunk, so documents of a run are made while issuing still goes on. A worker
-killed half-way leaves its jobs to the next one; storing is idempotent (ON CONFLICT DO NOTHING),
-and the bytes are deterministic, so a batch rendered twice stores each document once.
+A worker claims a batch of jobs with `FOR UPDATE SKIP LOCKED`, loads the batch's `DocumentData`
+(the database part, `documents_data`: a fixed number of queries for the whole batch) and hands
+each to a process pool (the pure part, on every core), then stores the whole batch's documents
+in one insert and deletes its jobs in the same transaction. `render_alongside` keeps the pool
+rendering while the worker issues a chunk, so documents of a run are made while issuing still
+goes on. A worker killed half-way leaves its jobs to the next one; storing is idempotent (ON
+CONFLICT DO NOTHING), and the bytes are deterministic, so a batch rendered twice stores each
+document once.
 """
 
 from __future__ import annotations
