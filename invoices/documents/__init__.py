@@ -8,7 +8,12 @@ and a pure part that can run in a process pool; `store_documents` then inserts t
 """
 
 from invoices.documents.build import Rendered, build_documents
-from invoices.documents.data import DocumentData, credit_note_data, document_data
+from invoices.documents.data import (
+    DocumentData,
+    credit_note_data,
+    document_data,
+    documents_data,
+)
 from invoices.documents.models import FORMATS, InvoiceDocument
 from invoices.documents.store import (
     REQUIRED_FORMATS,
@@ -38,6 +43,7 @@ __all__ = [
     "credit_notes_without_documents",
     "document_data",
     "document_digest",
+    "documents_data",
     "get_document",
     "insert_rows",
     "invoices_without_documents",

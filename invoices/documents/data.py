@@ -7,8 +7,11 @@ again gives the same bytes.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from datetime import date
+from typing import Literal, TypeVar
 
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -18,13 +21,19 @@ from invoices.einvoice.mapping import Buyer, SourceLine, build_einvoice
 from invoices.einvoice.model import EInvoice
 from invoices.issuer import IssuerDetails
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from invoices.period_inputs import SlaInputs, ToCompute, load_sla_inputs
 from invoices.sla_credits import sla_for_period
-from invoices.statement_data import hours_summary, statement_entries
+from invoices.statement_data import (
+    StatementPeriod,
+    hours_summary,
+    period_allotments_many,
+    statement_entries_many,
+)
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
 from ledger.errors import NotFound
-from ledger.hours import book
+from ledger.hours.models import Allotment, PeriodOverage
 from ledger.periods import Period
 
 OwnerKind = Literal["invoice", "credit_note"]
@@ -60,16 +69,6 @@ def _pdf_customer(customer: Customer) -> pdf.Customer:
     )
 
 
-def _invoice_lines(session: Session, invoice_id: int) -> list[InvoiceLine]:
-    return list(
-        session.scalars(
-            select(InvoiceLine)
-            .where(col(InvoiceLine.invoice_id) == invoice_id)
-            .order_by(col(InvoiceLine.position))
-        )
-    )
-
-
 def _buyer(customer: Customer) -> Buyer:
     assert customer.id is not None
     return Buyer(
@@ -95,27 +94,146 @@ def _source(line: InvoiceLine | CreditNoteLine, sign: int = 1) -> SourceLine:
     )
 
 
-def _issued_invoice(session: Session, invoice_id: int) -> Invoice:
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None or invoice.status == "draft" or invoice.number is None:
-        raise NotFound(f"no issued invoice {invoice_id}")
-    return invoice
-
-
 def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -> DocumentData:
-    """An issued invoice's documents' content, with its hours and SLA figures as of issue."""
-    invoice = _issued_invoice(session, invoice_id)
-    contract = session.get(Contract, invoice.contract_id)
-    customer = session.get(Customer, invoice.customer_id)
-    assert contract is not None and customer is not None and contract.id is not None
+    """An issued invoice's documents' content, with its hours and SLA figures as of issue: the
+    batch loader with a list of one, so the two can never drift apart."""
+    data = documents_data(session, [invoice_id], issuer=issuer)[invoice_id]
+    if isinstance(data, Exception):
+        raise data
+    return data
+
+
+def documents_data(
+    session: Session, invoice_ids: Sequence[int], *, issuer: IssuerDetails
+) -> dict[int, DocumentData | Exception]:
+    """Many issued invoices' documents' content in a fixed number of queries, whatever their
+    number: the invoices, their lines, contracts, customers and plans, overage totals,
+    allotments, work entries with their coverage, incidents and tickets, each read once for
+    the whole batch. An invoice that cannot be loaded (not issued, say) gets its exception
+    instead, the others are unaffected."""
+    ids = list(dict.fromkeys(invoice_ids))
+    if not ids:
+        return {}
+    found = {
+        invoice.id: invoice
+        for invoice in session.scalars(select(Invoice).where(col(Invoice.id).in_(ids)))
+    }
+    issued = [
+        found[i]
+        for i in ids
+        if i in found and found[i].status != "draft" and found[i].number is not None
+    ]
+    contracts = _by_id(session, Contract, {invoice.contract_id for invoice in issued})
+    customers = _by_id(session, Customer, {invoice.customer_id for invoice in issued})
+    plans = _by_id(session, Plan, {contract.plan_id for contract in contracts.values()})
+    lines: dict[int, list[InvoiceLine]] = defaultdict(list)
+    if issued:
+        for line in session.scalars(
+            select(InvoiceLine)
+            .where(col(InvoiceLine.invoice_id).in_([invoice.id for invoice in issued]))
+            .order_by(col(InvoiceLine.invoice_id), col(InvoiceLine.position))
+        ):
+            lines[line.invoice_id].append(line)
+    periods = [
+        (invoice, contracts[invoice.contract_id], Period(invoice.period_start, invoice.period_end))
+        for invoice in issued
+    ]
+    keys = [(contract.id or 0, period.start) for _, contract, period in periods]
+    overages = _overages(session, keys)
+    sla_inputs = load_sla_inputs(
+        session,
+        [ToCompute(contract, plans[contract.plan_id], period) for _, contract, period in periods],
+    )
+    allotments = period_allotments_many(session, keys)
+    statements = statement_entries_many(
+        session,
+        [
+            StatementPeriod(contract_id=contract.id or 0, period=period, invoice_id=invoice.id)
+            for invoice, contract, period in periods
+        ],
+    )
+    result: dict[int, DocumentData | Exception] = {
+        i: NotFound(f"no issued invoice {i}") for i in ids
+    }
+    for (invoice, contract, period), key in zip(periods, keys, strict=True):
+        assert invoice.id is not None
+        try:
+            result[invoice.id] = _invoice_data(
+                session,
+                invoice,
+                contract=contract,
+                customer=customers[invoice.customer_id],
+                plan=plans[contract.plan_id],
+                period=period,
+                lines=lines.get(invoice.id, []),
+                overage=overages.get(key),
+                sla_inputs=sla_inputs[key],
+                allotments=allotments.get(key, []),
+                statement=statements[key],
+                issuer=issuer,
+            )
+        except Exception as exc:  # this invoice's only: the batch goes on
+            result[invoice.id] = exc
+    return result
+
+
+M = TypeVar("M", Contract, Customer, Plan)
+
+
+def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
+    if not ids:
+        return {}
+    return {
+        row.id: row
+        for row in session.scalars(select(model).where(col(model.id).in_(sorted(ids))))
+        if row.id is not None
+    }
+
+
+def _overages(
+    session: Session, keys: Sequence[tuple[int, date]]
+) -> dict[tuple[int, date], PeriodOverage]:
+    """The periods' running overage totals (`book.period_totals` for many): absent is zero."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(PeriodOverage).where(
+            col(PeriodOverage.contract_id).in_(sorted({c for c, _ in wanted})),
+            col(PeriodOverage.period_start).in_(sorted({s for _, s in wanted})),
+        )
+    )
+    return {
+        (row.contract_id, row.period_start): row
+        for row in rows
+        if (row.contract_id, row.period_start) in wanted
+    }
+
+
+def _invoice_data(
+    session: Session,
+    invoice: Invoice,
+    *,
+    contract: Contract,
+    customer: Customer,
+    plan: Plan,
+    period: Period,
+    lines: Sequence[InvoiceLine],
+    overage: PeriodOverage | None,
+    sla_inputs: SlaInputs,
+    allotments: Sequence[Allotment],
+    statement: Sequence[pdf.StatementEntry],
+    issuer: IssuerDetails,
+) -> DocumentData:
+    """One invoice's documents' content from what `documents_data` read (the SLA figures from
+    the inputs given, so `sla_for_period` reads nothing)."""
+    assert invoice.id is not None and contract.id is not None
     assert invoice.issue_date is not None and invoice.number is not None
-    plan = session.get(Plan, contract.plan_id)
-    assert plan is not None
-    period = Period(invoice.period_start, invoice.period_end)
     as_of = invoice.issued_at or invoice.created_at
-    overage = book.period_totals(session, contract.id, period.start)
-    sla = sla_for_period(session, contract=contract, plan=plan, period=period, now=as_of)
-    rows = _invoice_lines(session, invoice_id)
+    overage_minutes = (overage.overage_minutes + overage.on_demand_minutes) if overage else 0
+    sla = sla_for_period(
+        session, contract=contract, plan=plan, period=period, now=as_of, inputs=sla_inputs
+    )
     document = pdf.PdfDocument(
         kind="invoice",
         number=invoice.number,
@@ -125,7 +243,7 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
         currency=invoice.currency,
         issuer=issuer.for_pdf(),
         customer=_pdf_customer(customer),
-        lines=tuple(_pdf_line(line) for line in rows),
+        lines=tuple(_pdf_line(line) for line in lines),
         subtotal_minor=invoice.subtotal_minor,
         tax_rate_percent=invoice.tax_rate_percent,
         tax_minor=invoice.tax_minor,
@@ -133,15 +251,11 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
         template_version=pdf.TEMPLATE_VERSION,
         reverse_charge=invoice.reverse_charge,
         hours=hours_summary(
-            session,
-            contract.id,
-            period,
-            overage_minutes=overage.overage_minutes + overage.on_demand_minutes,
-            now=as_of,
+            allotments, timezone=contract.timezone, overage_minutes=overage_minutes, now=as_of
         ),
         sla=sla.summary,
         payment_instructions=issuer.payment_instructions,
-        statement=tuple(statement_entries(session, contract.id, period)),
+        statement=tuple(statement),
         sample=issuer.sample,
     )
     einvoice = build_einvoice(
@@ -154,14 +268,14 @@ def document_data(session: Session, invoice_id: int, *, issuer: IssuerDetails) -
         period_end_exclusive=invoice.period_end,
         issuer=issuer,
         buyer=_buyer(customer),
-        lines=[_source(line) for line in rows],
+        lines=[_source(line) for line in lines],
         tax_rate_percent=invoice.tax_rate_percent,
         tax_minor=invoice.tax_minor,
         total_minor=invoice.total_minor,
         reverse_charge=invoice.reverse_charge,
         notes=(invoice.note,) if invoice.note else (),
     )
-    return DocumentData(owner="invoice", owner_id=invoice_id, pdf=document, einvoice=einvoice)
+    return DocumentData(owner="invoice", owner_id=invoice.id, pdf=document, einvoice=einvoice)
 
 
 def credit_note_data(

@@ -1,12 +1,13 @@
 """Document jobs: an issued invoice's documents rendered after the issuing commit, by any worker.
 
-A worker claims a batch of jobs with `FOR UPDATE SKIP LOCKED`, loads each invoice's
-`DocumentData` (the database part) and hands it to a process pool at once (the pure part, so it
-uses every core while the next one loads), then stores the whole batch's documents in one insert
-and deletes its jobs in the same transaction. `render_alongside` keeps the pool rendering while
-the worker issues a chunk, so documents of a run are made while issuing still goes on. A worker
-killed half-way leaves its jobs to the next one; storing is idempotent (ON CONFLICT DO NOTHING),
-and the bytes are deterministic, so a batch rendered twice stores each document once.
+A worker claims a batch of jobs with `FOR UPDATE SKIP LOCKED`, loads the batch's `DocumentData`
+(the database part, `documents_data`: a fixed number of queries for the whole batch) and hands
+each to a process pool (the pure part, on every core), then stores the whole batch's documents
+in one insert and deletes its jobs in the same transaction. `render_alongside` keeps the pool
+rendering while the worker issues a chunk, so documents of a run are made while issuing still
+goes on. A worker killed half-way leaves its jobs to the next one; storing is idempotent (ON
+CONFLICT DO NOTHING), and the bytes are deterministic, so a batch rendered twice stores each
+document once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,15 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from invoices.documents import DocumentData, Rendered, build_documents, document_data, insert_rows
+from invoices.documents import DocumentData, Rendered, build_documents, documents_data, insert_rows
 from invoices.issuer import IssuerDetails
-from invoices.models import Invoice
 from invoices.runs.chunks import describe
 from invoices.runs.completion import MAX_ATTEMPTS, finalize_if_done
 from invoices.runs.models import DocumentJob
-from ledger.catalog.models import Plan
-from ledger.contracts.models import Contract
-from ledger.customers.models import Customer
 
 BATCH_PER_PROCESS = 8
 
@@ -99,27 +96,6 @@ class _Batch:
     failures: dict[int, str] = field(default_factory=dict)
 
 
-def _preload(session: Session, invoice_ids: Sequence[int]) -> list[object]:
-    """The batch's invoices, contracts, customers and plans in four queries, so that
-    `document_data`'s lookups by id find them in the session instead of asking one by one.
-    The caller keeps the returned list while loading (the identity map holds weak references)."""
-    invoices = list(session.scalars(select(Invoice).where(col(Invoice.id).in_(invoice_ids))))
-    contracts = list(
-        session.scalars(
-            select(Contract).where(col(Contract.id).in_({i.contract_id for i in invoices}))
-        )
-    )
-    customers = list(
-        session.scalars(
-            select(Customer).where(col(Customer.id).in_({i.customer_id for i in invoices}))
-        )
-    )
-    plans = list(
-        session.scalars(select(Plan).where(col(Plan.id).in_({c.plan_id for c in contracts})))
-    )
-    return [*invoices, *contracts, *customers, *plans]
-
-
 def _claim(
     factory: Callable[[], Session], *, issuer: IssuerDetails, limit: int, processes: int
 ) -> _Batch | None:
@@ -144,13 +120,17 @@ def _claim(
             session=session, run_ids=frozenset(run for _, _, run in jobs if run is not None)
         )
         pool = _executor(processes) if processes > 1 and len(jobs) > 1 else None
-        loaded = _preload(session, [invoice_id for _, invoice_id, _ in jobs])
+        try:
+            loaded = documents_data(
+                session, [invoice_id for _, invoice_id, _ in jobs], issuer=issuer
+            )
+        except Exception as exc:  # the batch's reads failed: every job of it is retried later
+            loaded = {invoice_id: exc for _, invoice_id, _ in jobs}
         for job, invoice_id, _ in jobs:
             job_id = int(job or 0)  # a primary key, never None
-            try:
-                data = document_data(session, invoice_id, issuer=issuer)
-            except Exception as exc:
-                batch.failures[job_id] = describe(exc)
+            data = loaded[invoice_id]
+            if isinstance(data, Exception):
+                batch.failures[job_id] = describe(data)
                 continue
             work = pool.submit(_build, data) if pool is not None else data
             batch.rendering.append((job_id, invoice_id, work))
