@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,14 @@ import sqlalchemy as sa
 from app.auth.tokens import Role, create_token
 from app.db import make_engine, session_factory, unit_of_work
 from app.migrations import upgrade
-from bench.support import create_contract, create_customer, create_plan, throwaway_postgres
+from bench.support import (
+    create_contract,
+    create_customer,
+    create_plan,
+    free_port,
+    throwaway_postgres,
+    wait_for_health,
+)
 from invoices.runs import flows
 from ledger.contracts.models import Contract
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage, WorkEntry
@@ -340,12 +346,6 @@ class Run:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def dry_run_seconds(url: str, contracts: int, *, chunk: int) -> float:
     """A dry run through the API: `hourglass serve` on the data, one finance request."""
     engine = make_engine(url, poolclass=sa.NullPool)
@@ -354,7 +354,7 @@ def dry_run_seconds(url: str, contracts: int, *, chunk: int) -> float:
             _, token = create_token(session, role=Role.FINANCE, name="bench")
     finally:
         engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOURGLASS_")}
     env["HOURGLASS_DATABASE_URL"] = url
     env["HOURGLASS_BILLING_CHUNK_SIZE"] = str(chunk)
@@ -366,16 +366,7 @@ def dry_run_seconds(url: str, contracts: int, *, chunk: int) -> float:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("hourglass serve did not start")
-            time.sleep(0.2)
+        wait_for_health(base, server)
         started = time.perf_counter()
         response = httpx.post(
             f"{base}/v1/billing-runs",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from bench.ledger_support import (
     finance_token,
     percentile,
 )
+from bench.support import free_port, wait_for_health
 from ledger.hours.models import LedgerEntry, WorkEntry
 from ledger.periods import add_months
 
@@ -159,12 +159,6 @@ def batch_floor(engine: Engine, ids: list[int], *, size: int) -> float:
     return elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def bench_single(engine: Engine, url: str, *, clients: int, posts: int, workers: int) -> dict:
     ids, token = make_contracts(engine, clients)
     port = free_port()
@@ -176,16 +170,7 @@ def bench_single(engine: Engine, url: str, *, clients: int, posts: int, workers:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("hourglass serve did not start")
-            time.sleep(0.2)
+        wait_for_health(base, server)
         posted: list[float] = []
         floor: list[float] = []
         lock = threading.Lock()

@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 CANDIDATE_BINDIRS = [
     "/usr/lib/postgresql/15/bin",
@@ -39,6 +42,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_health(base: str, server: subprocess.Popen[Any]) -> None:
+    """Until `hourglass serve` at `base` answers `/health` (60 s at most, or until it exits)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("hourglass serve did not start")
+        time.sleep(0.2)
 
 
 def _as_server_user(command: list[str]) -> list[str]:
