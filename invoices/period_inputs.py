@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices.models import Adjustment, CreditCarryover
+from ledger.bulk import one_of
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.hours.models import PeriodOverage, WorkEntry
@@ -105,8 +106,8 @@ def load_inputs(session: Session, items: Sequence[ToCompute]) -> dict[InputsKey,
         (row.contract_id, row.period_start): row
         for row in session.scalars(
             select(PeriodOverage).where(
-                col(PeriodOverage.contract_id).in_(contract_ids),
-                col(PeriodOverage.period_start).in_(starts),
+                one_of(session, col(PeriodOverage.contract_id), contract_ids),
+                one_of(session, col(PeriodOverage.period_start), starts),
             )
         )
     }
@@ -118,7 +119,7 @@ def load_inputs(session: Session, items: Sequence[ToCompute]) -> dict[InputsKey,
             sa.func.sum(WorkEntry.billable_minutes),
         )
         .where(
-            col(WorkEntry.contract_id).in_(contract_ids),
+            one_of(session, col(WorkEntry.contract_id), contract_ids),
             col(WorkEntry.late).is_(True),
             col(WorkEntry.invoice_id).is_(None),
         )
@@ -128,7 +129,10 @@ def load_inputs(session: Session, items: Sequence[ToCompute]) -> dict[InputsKey,
     adjustments: dict[int, list[Adjustment]] = defaultdict(list)
     for adjustment in session.scalars(
         select(Adjustment)
-        .where(col(Adjustment.contract_id).in_(contract_ids), col(Adjustment.invoice_id).is_(None))
+        .where(
+            one_of(session, col(Adjustment.contract_id), contract_ids),
+            col(Adjustment.invoice_id).is_(None),
+        )
         .order_by(col(Adjustment.id))
     ):
         adjustments[adjustment.contract_id].append(adjustment)
@@ -136,7 +140,7 @@ def load_inputs(session: Session, items: Sequence[ToCompute]) -> dict[InputsKey,
     for carryover in session.scalars(
         select(CreditCarryover)
         .where(
-            col(CreditCarryover.contract_id).in_(contract_ids),
+            one_of(session, col(CreditCarryover.contract_id), contract_ids),
             col(CreditCarryover.applied_invoice_id).is_(None),
         )
         .order_by(col(CreditCarryover.id))

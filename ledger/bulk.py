@@ -1,38 +1,68 @@
-"""Writing many rows in a few statements, the same way on SQLite and PostgreSQL (issue #12).
+"""Writing many rows in a few statements, and reading rows by many keys (issue #12).
 
-`insert_rows` for rows whose ids nobody needs, `update_by_id` for a value each in many rows:
-one statement compiled once and sent with every row's parameters (an executemany: psycopg
-pipelines it into one round trip, SQLite runs it in-process). `insert_rows_ids` for rows whose
-ids are needed, as plain rows (no ORM object built): on PostgreSQL the ids are drawn from the
-table's sequence in one statement and the rows inserted with them by one executemany; on SQLite
-one ordered `INSERT … RETURNING`. Either way the ids ascend in the rows' order, as the ORM's
-unit of work assigns them.
+`insert_rows` for rows whose ids nobody needs, `update_by_id` for a value each in many rows,
+`insert_rows_ids` for rows whose ids are needed, as plain rows (no ORM object built), their
+ids ascending in the rows' order as the ORM's unit of work assigns them. `one_of` is a
+column's `IN (…)` for many keys.
+
+On PostgreSQL the rows go in with one `COPY … FROM STDIN` on the session's own connection (same
+transaction), their ids drawn from the table's sequence first in one statement when they are
+needed; every value is first put through its column type's bind processing, exactly what an
+executemany would send (the server parses the same text), and the columns a row leaves out get
+their model defaults as SQLAlchemy's insert fills them. `update_by_id` is one `UPDATE … FROM
+unnest(ids, values…)` with array parameters, and `one_of` a `= ANY(array)`: one statement text
+whatever the number of rows, so psycopg prepares it once (an `IN` list of a different length is
+new text, parsed again every time). A `COPY` is sent through the connection's
+`before_cursor_execute` / `after_cursor_execute` listeners too, so counting statements sees it.
+
+On SQLite `insert_rows` and `update_by_id` are one executemany, `insert_rows_ids` one ordered
+`INSERT … RETURNING`, `one_of` a plain `IN`.
 
 Multi-row `INSERT … VALUES (…), (…)` and `UPDATE … CASE id WHEN …` were tried first: each
 statement is compiled anew and psycopg re-parses its thousands of placeholders, which cost
-more than the rows (a third of a chunk in a profile).
+more than the rows (a third of a chunk in a profile). An executemany on PostgreSQL costs the
+server a bind and an execute per row; `COPY` streams them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+
+# Below this many rows an executemany is cheaper: a COPY costs two round trips (the COPY
+# statement answered before the data goes), an executemany one.
+COPY_FROM_ROWS = 8
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(session: Session, column: Any, values: Collection[Any]) -> sa.ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:values)`, one parameter."""
+    if _postgres(session):
+        return column == sa.any_(sa.literal(list(values), ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Many rows of the same columns, one executemany."""
-    if rows:
-        session.execute(sa.insert(table), list(rows))
+    """Many rows of the same columns: one COPY on PostgreSQL, one executemany on SQLite."""
+    if not rows:
+        return
+    if _postgres(session) and len(rows) >= COPY_FROM_ROWS and _copy(session, table, rows):
+        return
+    session.execute(sa.insert(table), list(rows))
 
 
 def insert_rows_ids(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Many rows of the same columns (no `id`), inserted; their new ids, in the rows' order."""
     if not rows:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    if _postgres(session):
         ids = sorted(
             session.scalars(
                 sa.select(
@@ -40,9 +70,9 @@ def insert_rows_ids(session: Session, table: sa.Table, rows: Sequence[dict[str, 
                 ).select_from(sa.func.generate_series(1, len(rows)))
             )
         )
-        session.execute(
-            sa.insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-        )
+        with_ids = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+        if len(rows) < COPY_FROM_ROWS or not _copy(session, table, with_ids):
+            session.execute(sa.insert(table), with_ids)
         return ids
     returned = session.execute(
         sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
@@ -64,9 +94,11 @@ def update_by_id(
     same: Mapping[str, Any] | None = None,
 ) -> None:
     """Set each named column of the rows given by id to that row's value (and the columns of
-    `same` to one value for all of them), one executemany. Every column names the same ids."""
+    `same` to one value for all of them), in one statement. Every column names the same ids."""
     ids = sorted({key for column in values.values() for key in column})
     if not ids:
+        return
+    if _postgres(session) and _update_from_arrays(session, table, ids, values, same=same):
         return
     statement = (
         sa.update(table)
@@ -80,3 +112,92 @@ def update_by_id(
             for key in ids
         ],
     )
+
+
+def _update_from_arrays(
+    session: Session,
+    table: sa.Table,
+    ids: list[int],
+    values: Mapping[str, Mapping[int, Any]],
+    *,
+    same: Mapping[str, Any] | None,
+) -> bool:
+    """`update_by_id` as one `UPDATE … FROM unnest(:ids, :values…)`; False (nothing written)
+    for a JSON column (no array of it)."""
+    names = list(values)
+    if any(isinstance(table.c[name].type, sa.JSON) for name in names):
+        return False
+    given = (
+        sa.func.unnest(
+            sa.bindparam("row_ids", type_=ARRAY(table.c.id.type)),
+            *(sa.bindparam(f"new_{name}", type_=ARRAY(table.c[name].type)) for name in names),
+        )
+        .table_valued(
+            sa.column("id", table.c.id.type),
+            *(sa.column(name, table.c[name].type) for name in names),
+        )
+        .render_derived(name="given")
+    )
+    session.execute(
+        sa.update(table)
+        .where(table.c.id == given.c.id)
+        .values({name: given.c[name] for name in names} | dict(same or {})),
+        {"row_ids": ids, **{f"new_{name}": [values[name][key] for key in ids] for name in names}},
+    )
+    return True
+
+
+Processor = Callable[[Any], Any] | None
+
+
+def _copy(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Write the rows with one COPY; False (nothing written) when SQLAlchemy's insert would
+    fill a left-out column in a way this does not copy (a SQL expression, a sequence)."""
+    given = list(rows[0])
+    defaults: list[tuple[str, Any]] = []
+    for column in table.columns:
+        if column.name in given or column.default is None:
+            continue
+        default: Any = column.default
+        if default.is_scalar:
+            defaults.append((column.name, lambda arg=default.arg: arg))
+        elif default.is_callable:
+            defaults.append((column.name, lambda fn=default.arg: fn(None)))
+        else:
+            return False
+    connection = session.connection()
+    dialect = connection.dialect
+    names = given + [name for name, _ in defaults]
+    processors: list[Processor] = [
+        table.c[name].type._cached_bind_processor(dialect)  # the executemany's own processing
+        for name in names
+    ]
+    preparer = dialect.identifier_preparer
+    statement = (
+        f"COPY {preparer.format_table(table)} "
+        f"({', '.join(preparer.quote(name) for name in names)}) FROM STDIN"
+    )
+    fairy = connection.connection
+    cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+    listening = connection._has_events or connection.engine._has_events
+    if listening:
+        connection.dispatch.before_cursor_execute(connection, cursor, statement, {}, None, False)
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[name] for name in given] + [make() for _, make in defaults]
+                copy.write_row(
+                    [
+                        value if process is None else process(value)
+                        for value, process in zip(values, processors, strict=True)
+                    ]
+                )
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()
+    if listening:
+        connection.dispatch.after_cursor_execute(connection, cursor, statement, {}, None, False)
+    return True

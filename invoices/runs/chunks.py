@@ -30,7 +30,7 @@ from invoices.issuing import Draft, IssuerDetails, draft_period, issue_drafts, w
 from invoices.period_inputs import ToCompute, key_of, load_inputs
 from invoices.runs.models import BillingJob, BillingRun
 from invoices.runs.periods import next_unbilled_period, next_unbilled_periods
-from ledger.bulk import update_by_id
+from ledger.bulk import one_of, update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.customers.models import Customer
@@ -78,7 +78,7 @@ def _load(
         c.id: c
         for c in session.scalars(
             select(Contract)
-            .where(col(Contract.id).in_(contract_ids))
+            .where(one_of(session, col(Contract.id), contract_ids))
             .order_by(col(Contract.id))
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -87,12 +87,16 @@ def _load(
     }
     plan_ids = {c.plan_id for c in contracts.values()}
     plans = {
-        p.id: p for p in session.scalars(select(Plan).where(col(Plan.id).in_(plan_ids))) if p.id
+        p.id: p
+        for p in session.scalars(select(Plan).where(one_of(session, col(Plan.id), plan_ids)))
+        if p.id
     }
     customer_ids = {c.customer_id for c in contracts.values()}
     customers = {
         c.id: c
-        for c in session.scalars(select(Customer).where(col(Customer.id).in_(customer_ids)))
+        for c in session.scalars(
+            select(Customer).where(one_of(session, col(Customer.id), customer_ids))
+        )
         if c.id is not None
     }
     return contracts, plans, customers

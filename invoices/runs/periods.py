@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices.models import Adjustment, Invoice
+from ledger.bulk import one_of
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.errors import Conflict
@@ -98,7 +99,7 @@ def invoiced_starts(session: Session, contract_ids: Sequence[int]) -> dict[int, 
     invoiced: dict[int, set[date]] = defaultdict(set)
     for contract_id, period_start in session.execute(
         select(col(Invoice.contract_id), col(Invoice.period_start)).where(
-            col(Invoice.contract_id).in_(contract_ids)
+            one_of(session, col(Invoice.contract_id), contract_ids)
         )
     ):
         invoiced[contract_id].add(period_start)
@@ -132,7 +133,8 @@ def next_unbilled_periods(
         pending = set(
             session.scalars(
                 select(col(Contract.id)).where(
-                    col(Contract.id).in_(sorted(ask_pending)), has_pending_charges(col(Contract.id))
+                    one_of(session, col(Contract.id), sorted(ask_pending)),
+                    has_pending_charges(col(Contract.id)),
                 )
             )
         )

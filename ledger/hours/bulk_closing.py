@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from ledger.base import utcnow
-from ledger.bulk import insert_rows, insert_rows_ids, update_by_id
+from ledger.bulk import insert_rows, insert_rows_ids, one_of, update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.hours.allotments import contract_periods, last_grantable_day, prorated_minutes
@@ -55,7 +55,7 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
         (cid, start)
         for cid, start in session.execute(
             select(col(ClosedPeriod.contract_id), col(ClosedPeriod.period_start)).where(
-                col(ClosedPeriod.contract_id).in_(ids)
+                one_of(session, col(ClosedPeriod.contract_id), ids)
             )
         )
     }
@@ -63,7 +63,7 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
         cid: start
         for cid, start in session.execute(
             select(col(Allotment.contract_id), sa.func.max(Allotment.period_start))
-            .where(col(Allotment.contract_id).in_(ids))
+            .where(one_of(session, col(Allotment.contract_id), ids))
             .group_by(col(Allotment.contract_id))
         )
     }
@@ -92,7 +92,10 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
     open_allotments: dict[int, list[Allotment]] = defaultdict(list)
     for allotment in session.scalars(
         select(Allotment)
-        .where(col(Allotment.contract_id).in_(list(by_contract)), col(Allotment.closed).is_(False))
+        .where(
+            one_of(session, col(Allotment.contract_id), list(by_contract)),
+            col(Allotment.closed).is_(False),
+        )
         .order_by(col(Allotment.contract_id), col(Allotment.id))
     ):
         open_allotments[allotment.contract_id].append(allotment)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
+from ledger.bulk import one_of
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.contracts.service import get_contract, plan_of
@@ -315,7 +316,7 @@ def ticket_times(
             col(Ticket.responded_at),
         )
         .where(
-            col(Ticket.contract_id).in_(sorted(set(contract_ids))),
+            one_of(session, col(Ticket.contract_id), sorted(set(contract_ids))),
             col(Ticket.opened_at) >= start,
             col(Ticket.opened_at) < end,
         )

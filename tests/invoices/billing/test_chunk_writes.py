@@ -5,11 +5,13 @@ endpoint, one e-mail to its customer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -21,6 +23,7 @@ from invoices.models import Adjustment, CreditCarryover, Invoice
 from invoices.notifications.models import EmailOutbox, NotificationEvent, WebhookDelivery
 from invoices.runs.chunks import ChunkResult, work_chunk
 from invoices.runs.models import BillingJob
+from ledger import bulk
 from ledger.hours.models import WorkEntry
 from tests.invoices.billing.helpers import (
     Headers,
@@ -31,17 +34,18 @@ from tests.invoices.billing.helpers import (
     post_work,
 )
 from tests.invoices.notifications.helpers import register_endpoint
+from tests.support.twice import twice
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ISSUER = IssuerDetails(name="Hourglass Test Issuer")
-WRITES = ("INSERT", "UPDATE", "DELETE")
+WRITES = ("INSERT", "UPDATE", "DELETE", "COPY")
 
 
 @contextmanager
 def writes(connection: sa.Connection) -> Iterator[list[str]]:
-    """Every write statement sent: an `executemany` counts once (psycopg pipelines its
-    parameter sets in one round trip, the statement parsed once; SQLite runs it in-process), a
-    multi-row INSERT ("insertmanyvalues") once. On SQLite,
+    """Every write statement sent, a PostgreSQL `COPY` too: an `executemany` counts once
+    (psycopg pipelines its parameter sets in one round trip, the statement parsed once; SQLite
+    runs it in-process), a multi-row INSERT ("insertmanyvalues") once. On SQLite,
     SQLAlchemy sends an ORM `INSERT … RETURNING` one row at a time (in-process, it cannot
     keep several rows' ids in order): those are left out there, counted on PostgreSQL."""
     seen: list[str] = []
@@ -113,6 +117,8 @@ def test_a_chunks_writes_do_not_grow_with_its_contracts(
         assert _chunk(session, run_id, 40).invoices == 40
     assert len(small) <= 30, "\n".join(small)
     assert len(large) <= len(small) + 2, "\n".join(large)
+    if connection.dialect.name == "postgresql":  # the rows streamed, the updates one statement
+        assert sum(s.startswith("COPY ") for s in large) >= 5, "\n".join(large)
     # Everything was written: lines, settled adjustments, carried credit, outboxes.
     assert (
         session.scalar(
@@ -191,3 +197,33 @@ def test_bulk_issued_events_are_the_invoices_as_their_get_shows_them(
     assert len({m.message_id for m in emails}) == len(emails)
     jobs = session.scalars(select(BillingJob).where(col(BillingJob.run_id) == run_id)).all()
     assert {(j.status, j.invoices_issued) for j in jobs} == {("done", 1)}
+
+
+@pytest.mark.postgres_only
+def test_a_chunk_copied_stores_what_executemany_stored(
+    client: TestClient,
+    finance: Headers,
+    session: Session,
+    connection: sa.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: Callable[[datetime], None],
+) -> None:
+    """Billing a chunk with `ledger.bulk` streaming its rows (COPY) and updating by arrays
+    leaves every table of the database byte for byte as the executemany writes left it."""
+    register_endpoint(client, finance, "http://127.0.0.1:9/hook", ["invoice.issued"])
+    _contracts(client, finance, 20)
+    run_id = _start_run(client, finance, "2026-01")
+    clock(datetime.now(UTC))  # both chunks see one instant (created_at, grants' bound)
+
+    def bill(billing: Session) -> None:
+        tokens = iter(range(10**6))
+        monkeypatch.setattr(secrets, "token_hex", lambda n: f"{next(tokens):0{2 * n}x}")
+        assert _chunk(billing, run_id, 20).invoices == 20
+
+    copied = twice(connection, bill)
+    with monkeypatch.context() as m:
+        m.setattr(bulk, "_copy", lambda *_args, **_kw: False)
+        m.setattr(bulk, "_update_from_arrays", lambda *_args, **_kw: False)
+        written = twice(connection, bill)
+    assert len(written["invoices"]) == 20 and written["ledger_entries"] and written["allotments"]
+    assert copied == written
