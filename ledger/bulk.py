@@ -26,7 +26,7 @@ server a bind and an execute per row; `COPY` streams them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,9 +70,10 @@ def insert_rows_ids(session: Session, table: sa.Table, rows: Sequence[dict[str, 
                 ).select_from(sa.func.generate_series(1, len(rows)))
             )
         )
-        with_ids = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-        if len(rows) < COPY_FROM_ROWS or not _copy(session, table, with_ids):
-            session.execute(sa.insert(table), with_ids)
+        if len(rows) < COPY_FROM_ROWS or not _copy(session, table, rows, ids=ids):
+            session.execute(
+                sa.insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+            )
         return ids
     returned = session.execute(
         sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
@@ -147,51 +148,60 @@ def _update_from_arrays(
     return True
 
 
-Processor = Callable[[Any], Any] | None
-
-
-def _copy(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Write the rows with one COPY; False (nothing written) when SQLAlchemy's insert would
-    fill a left-out column in a way this does not copy (a SQL expression, a sequence)."""
+def _copy(
+    session: Session,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ids: Sequence[int] | None = None,
+) -> bool:
+    """Write the rows (with these ids, if given) with one COPY; False (nothing written) when
+    SQLAlchemy's insert would fill a left-out column in a way this does not copy (a SQL
+    expression, a sequence)."""
     given = list(rows[0])
-    defaults: list[tuple[str, Any]] = []
+    made: list[tuple[str, Any]] = []
     for column in table.columns:
-        if column.name in given or column.default is None:
+        if (
+            column.name in given
+            or column.default is None
+            or (ids is not None and column.name == "id")
+        ):
             continue
         default: Any = column.default
         if default.is_scalar:
-            defaults.append((column.name, lambda arg=default.arg: arg))
+            made.append((column.name, lambda arg=default.arg: arg))
         elif default.is_callable:
-            defaults.append((column.name, lambda fn=default.arg: fn(None)))
+            made.append((column.name, lambda fn=default.arg: fn(None)))
         else:
             return False
     connection = session.connection()
     dialect = connection.dialect
-    names = given + [name for name, _ in defaults]
-    processors: list[Processor] = [
-        table.c[name].type._cached_bind_processor(dialect)  # the executemany's own processing
-        for name in names
+    names = given + [name for name, _ in made] + (["id"] if ids is not None else [])
+    # Each value as the executemany would send it: its column type's bind processing.
+    processors = [
+        (i, process)
+        for i, name in enumerate(names)
+        if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     preparer = dialect.identifier_preparer
     statement = (
         f"COPY {preparer.format_table(table)} "
         f"({', '.join(preparer.quote(name) for name in names)}) FROM STDIN"
     )
-    fairy = connection.connection
-    cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     listening = connection._has_events or connection.engine._has_events
     if listening:
         connection.dispatch.before_cursor_execute(connection, cursor, statement, {}, None, False)
     try:
         with cursor.copy(statement) as copy:
-            for row in rows:
-                values = [row[name] for name in given] + [make() for _, make in defaults]
-                copy.write_row(
-                    [
-                        value if process is None else process(value)
-                        for value, process in zip(values, processors, strict=True)
-                    ]
-                )
+            for n, row in enumerate(rows):
+                values = [row[name] for name in given]
+                values.extend(make() for _, make in made)
+                if ids is not None:
+                    values.append(ids[n])
+                for i, process in processors:
+                    values[i] = process(values[i])
+                copy.write_row(values)
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(
             statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
