@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -137,6 +138,11 @@ def run_worker(*, exit_when_idle: bool) -> None:
         from app.auto_billing import make_tick
 
         tick = make_tick()
+    # What the worker imported and built so far lives as long as the process: frozen out of
+    # the collector's reach, each full collection walks only what the chunks hold (walking
+    # the ~180k start-up objects was a tenth of a chunk's CPU).
+    gc.collect()
+    gc.freeze()
     processed = flows.work_any(biller, idle_exit=exit_when_idle, tick=tick)
     console.print(f"worker {biller.worker}: {processed} chunks and document batches")
     engine.dispose()

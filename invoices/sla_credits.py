@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -98,9 +99,17 @@ def sla_for_period(
         month = add_months(month, 1)
     summary = pdf.SlaSummary(
         components=tuple(components),
-        tickets=tuple(
-            pdf.SeverityTickets(severity=s, tickets=c[0], met=c[1], breached=c[2])
-            for s, c in sorted(tickets.items())
-        ),
+        tickets=_severity_tickets(tuple((s, c[0], c[1], c[2]) for s, c in sorted(tickets.items()))),
     )
     return SlaForPeriod(credit_lines=tuple(lines), summary=summary)
+
+
+@lru_cache(maxsize=1024)
+def _severity_tickets(
+    counts: tuple[tuple[str, int, int, int], ...],
+) -> tuple[pdf.SeverityTickets, ...]:
+    """The summary's ticket rows (frozen) per distinct counts: most periods have none."""
+    return tuple(
+        pdf.SeverityTickets(severity=s, tickets=n, met=met, breached=breached)
+        for s, n, met, breached in counts
+    )

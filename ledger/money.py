@@ -7,6 +7,7 @@ rounded half-up to the minor unit once, at the end (SPEC "Units and money").
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 import pycountry
 
@@ -52,9 +53,15 @@ class TooManyDecimals(ValueError):
 
 
 def is_currency(code: str) -> bool:
+    return isinstance(code, str) and _is_invoiceable(code)
+
+
+@lru_cache(maxsize=512)
+def _is_invoiceable(code: str) -> bool:
+    """Memoised: every amount formatted or rounded asks, and ISO 4217 does not change while
+    the process runs (pycountry's database is read once)."""
     return (
-        isinstance(code, str)
-        and len(code) == 3
+        len(code) == 3
         and code.isupper()
         and code not in _NOT_INVOICEABLE
         and pycountry.currencies.get(alpha_3=code) is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -121,8 +122,12 @@ def period_containing(day: date, kind: str) -> Period:
     raise ValueError(f"unknown period kind {kind!r}")
 
 
+@lru_cache(maxsize=8192, typed=True)
 def local_midnight(day: date, timezone: str) -> datetime:
-    """The first instant of `day` in `timezone`, as an aware UTC datetime."""
+    """The first instant of `day` in `timezone`, as an aware UTC datetime.
+
+    Memoised: a chunk's contracts share a few start dates and time zones, and the answer only
+    depends on the tz database, which `zoneinfo` caches for the process as well."""
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -83,7 +84,16 @@ def parse_month(month: str | tuple[int, int]) -> tuple[int, int]:
 
 
 def month_bounds(year: int, month: int, timezone: str | ZoneInfo) -> tuple[datetime, datetime]:
-    """[first instant of the month, first instant of the next month) in the timezone, as UTC."""
+    """[first instant of the month, first instant of the next month) in the timezone, as UTC.
+
+    Memoised per (year, month, timezone): every contract of a chunk asks for the same few
+    months, and the answer is a pure function of the tz database, which does not change while
+    the process runs (`zoneinfo` caches its zones the same way)."""
+    return _month_bounds(year, month, timezone)
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _month_bounds(year: int, month: int, timezone: str | ZoneInfo) -> tuple[datetime, datetime]:
     tz = load_timezone(timezone)
     first = date(year, month, 1)
     following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
@@ -149,6 +159,8 @@ def downtime_seconds(
             if as_utc(ended_at) < start:
                 raise ValueError(f"incident ends ({ended_at}) before it starts ({started_at})")
         (scheduled if is_scheduled else unscheduled).append((start, end))
+    if not unscheduled:
+        return 0  # maintenance alone takes nothing off the month
     down = merge_intervals(_clip(unscheduled, lower=month_start, upper=horizon))
     maintenance = merge_intervals(_clip(scheduled, lower=month_start, upper=horizon))
     return sum((end - start) // _ONE_SECOND for start, end in _subtract(down, maintenance))
@@ -249,6 +261,8 @@ def service_credit_minor(
         raise ValueError(f"fee charged must not be negative, got {fee_charged_minor}")
     if not 0 <= share_percent <= _HUNDRED or not 0 <= credit_percent <= _HUNDRED:
         raise ValueError("share and credit are percents in [0, 100]")
+    if not credit_percent:
+        return 0
     exact = (Decimal(fee_charged_minor) * share_percent * credit_percent).scaleb(-4)
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
@@ -265,6 +279,89 @@ def validate_component_shares(components: Sequence[tuple[str, Decimal]]) -> None
         raise ValueError(f"component shares add up to {total} %, not 100 %")
 
 
+TermsKey = tuple[
+    tuple[tuple[type, str, str, Decimal], ...],
+    tuple[tuple[type, str, Decimal, type, str, Decimal], ...],
+    type,
+    str,
+    Decimal,
+]
+"""A plan's SLA terms as a cache key: every number beside its type and its exact text, so
+that values equal but written differently (10 and Decimal(10), Decimal("10") and
+Decimal("10.0"): a credit line prints the tier's own) never share an entry."""
+
+
+def _terms_key(
+    components: Sequence[tuple[str, Decimal]],
+    tiers: Sequence[tuple[Decimal, Decimal]],
+    target_percent: Decimal,
+) -> TermsKey | None:
+    """None when the terms cannot be a key (unhashable values): they are then not memoised."""
+    try:
+        key: TermsKey = (
+            tuple((type(s), n, str(s), s) for n, s in components),
+            tuple((type(b), str(b), b, type(c), str(c), c) for b, c in tiers),
+            type(target_percent),
+            str(target_percent),
+            target_percent,
+        )
+        hash(key)
+    except (TypeError, ValueError):
+        return None
+    return key
+
+
+def _validate_terms(
+    components: Sequence[tuple[str, Decimal]],
+    tiers: Sequence[tuple[Decimal, Decimal]],
+    target_percent: Decimal,
+) -> None:
+    validate_component_shares(components)
+    validate_credit_tiers(tiers)
+    validate_availability_target(target_percent)
+
+
+def _terms_of(
+    key: TermsKey,
+) -> tuple[list[tuple[str, Decimal]], list[tuple[Decimal, Decimal]], Decimal]:
+    components, tiers, _, _, target_percent = key
+    return (
+        [(n, s) for _, n, _, s in components],
+        [(b, c) for _, _, b, _, _, c in tiers],
+        target_percent,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _validated(key: TermsKey) -> None:
+    """The terms validated once per distinct terms (a chunk has a handful of plans); invalid
+    terms raise, which is never cached."""
+    _validate_terms(*_terms_of(key))
+
+
+def _figures(
+    seconds: int,
+    month_minutes: int,
+    tiers: Sequence[tuple[Decimal, Decimal]],
+    target_percent: Decimal,
+) -> tuple[Fraction, Decimal, Decimal]:
+    """Availability, its displayed percent and the credit percent it earns."""
+    availability = availability_ratio(downtime_seconds=seconds, month_minutes=month_minutes)
+    credit_percent = credit_percent_for(availability, tiers=tiers, target_percent=target_percent)
+    return availability, availability_percent(availability), credit_percent
+
+
+@lru_cache(maxsize=8192)
+def _memo_figures(
+    key: TermsKey, seconds: int, month_minutes: int
+) -> tuple[Fraction, Decimal, Decimal]:
+    """`_figures` per (terms, downtime, month length): every contract of a plan without
+    downtime in a month (most of them) has the same figures, and so has every contract of it
+    that one incident took down for the same time."""
+    _, tiers, target_percent = _terms_of(key)
+    return _figures(seconds, month_minutes, tiers, target_percent)
+
+
 def monthly_availability_report(
     *,
     components: Sequence[tuple[str, Decimal]],
@@ -278,11 +375,15 @@ def monthly_availability_report(
 ) -> list[ComponentAvailability]:
     """Per component, in the plan's order: downtime, availability and the credit it earns.
 
-    Each component's credit is rounded on its own, as it becomes its own invoice line.
+    Each component's credit is rounded on its own, as it becomes its own invoice line. What
+    depends only on the terms and the downtime is memoised (`_validated`, `_memo_figures`):
+    the same functions compute it, once per distinct input.
     """
-    validate_component_shares(components)
-    validate_credit_tiers(tiers)
-    validate_availability_target(target_percent)
+    key = _terms_key(components, tiers, target_percent)
+    if key is None:
+        _validate_terms(components, tiers, target_percent)
+    else:
+        _validated(key)
     year, number = parse_month(month)
     month_minutes = minutes_in_month(year, number, timezone)
     report: list[ComponentAvailability] = []
@@ -290,10 +391,11 @@ def monthly_availability_report(
         seconds = downtime_seconds(
             incidents.get(name, ()), month=(year, number), timezone=timezone, now=now
         )
-        availability = availability_ratio(downtime_seconds=seconds, month_minutes=month_minutes)
-        credit_percent = credit_percent_for(
-            availability, tiers=tiers, target_percent=target_percent
-        )
+        if key is None:
+            figures = _figures(seconds, month_minutes, tiers, target_percent)
+        else:
+            figures = _memo_figures(key, seconds, month_minutes)
+        availability, shown_percent, credit_percent = figures
         report.append(
             ComponentAvailability(
                 name=name,
@@ -301,7 +403,7 @@ def monthly_availability_report(
                 downtime_seconds=seconds,
                 downtime_minutes=downtime_minutes(seconds),
                 availability=availability,
-                availability_percent=availability_percent(availability),
+                availability_percent=shown_percent,
                 credit_percent=credit_percent,
                 credit_minor=service_credit_minor(fee_charged_minor, share_percent, credit_percent),
             )

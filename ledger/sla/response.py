@@ -143,6 +143,11 @@ class SeverityReport:
     percent_met: Decimal | None
 
 
+_SEVERITY_SET: Final = frozenset(SEVERITIES)
+_STATUSES: Final = get_args(TicketStatus)
+_NO_TICKETS: Final = SeverityReport(tickets=0, met=0, breached=0, percent_met=None)
+
+
 def monthly_sla_report(
     tickets: Iterable[tuple[str, datetime, str]],
     *,
@@ -152,33 +157,35 @@ def monthly_sla_report(
     """Tickets, met, breached and % met per severity for tickets opened in the month.
 
     Tickets opened outside the month are ignored, so callers may pass a superset. Every severity
-    is present in the result, with zeros when it had no tickets.
+    is present in the result, with zeros when it had no tickets (one shared, frozen report:
+    most contracts have no ticket in most months).
     """
     year, number = parse_month(month)
     month_start, month_end = month_bounds(year, number, timezone)
-    counts: dict[str, dict[str, int]] = {
-        severity: {"tickets": 0, "met": 0, "breached": 0} for severity in SEVERITIES
-    }
+    counts: dict[str, list[int]] = {}  # severity -> [tickets, met, breached]
     for severity, opened_at, status in tickets:
-        if severity not in counts:
+        if severity not in _SEVERITY_SET:
             raise ValueError(f"unknown severity {severity!r}")
-        if status not in get_args(TicketStatus):
+        if status not in _STATUSES:
             raise ValueError(f"unknown ticket status {status!r}")
         if not month_start <= as_utc(opened_at) < month_end:
             continue
-        bucket = counts[severity]
-        bucket["tickets"] += 1
-        if status != "open":
-            bucket[status] += 1
+        bucket = counts.setdefault(severity, [0, 0, 0])
+        bucket[0] += 1
+        if status == "met":
+            bucket[1] += 1
+        elif status == "breached":
+            bucket[2] += 1
     report: dict[Severity, SeverityReport] = {}
     for severity in SEVERITIES:
-        bucket = counts[severity]
-        judged = bucket["met"] + bucket["breached"]
-        percent_met = round_half_up(Fraction(bucket["met"] * 100, judged), 2) if judged else None
+        found = counts.get(severity)
+        if found is None:
+            report[severity] = _NO_TICKETS
+            continue
+        total, met, breached = found
+        judged = met + breached
+        percent_met = round_half_up(Fraction(met * 100, judged), 2) if judged else None
         report[severity] = SeverityReport(
-            tickets=bucket["tickets"],
-            met=bucket["met"],
-            breached=bucket["breached"],
-            percent_met=percent_met,
+            tickets=total, met=met, breached=breached, percent_met=percent_met
         )
     return report

@@ -123,3 +123,16 @@ def test_from_minor_is_exact() -> None:
     assert money.from_minor(77_419, "EUR") == Decimal("774.19")
     assert str(money.from_minor(100, "EUR")) == "1.00"
     assert money.from_minor(500, "JPY") == Decimal(500)
+
+
+def test_currency_check_is_memoised_per_code() -> None:
+    assert [money.is_currency(c) for c in ("EUR", "eur", "XAU", "EUR", "ABC", "JPY")] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert money.is_currency(None) is False  # type: ignore[arg-type]
+    assert money.is_currency(["EUR"]) is False  # type: ignore[arg-type]

@@ -176,3 +176,17 @@ def test_overlap_days_in_a_leap_february() -> None:
     feb_2028 = month_period(date(2028, 2, 1))
     assert overlap_days(feb_2028, date(2028, 1, 1), None) == 29
     assert overlap_days(feb_2028, date(2028, 2, 15), None) == 15
+
+
+def test_local_midnight_per_zone_and_day() -> None:
+    """Memoised per (day, zone): two zones on one day, and the days around a DST change."""
+    day = date(2026, 3, 29)
+    assert local_midnight(day, "Europe/Berlin") == datetime(2026, 3, 28, 23, tzinfo=UTC)
+    assert local_midnight(day, "UTC") == datetime(2026, 3, 29, tzinfo=UTC)
+    assert local_midnight(day, "America/Sao_Paulo") == datetime(2026, 3, 29, 3, tzinfo=UTC)
+    assert local_midnight(date(2026, 3, 30), "Europe/Berlin") == datetime(
+        2026, 3, 29, 22, tzinfo=UTC
+    )
+    assert local_midnight(date(2028, 2, 29), "Europe/Berlin") == datetime(
+        2028, 2, 28, 23, tzinfo=UTC
+    )

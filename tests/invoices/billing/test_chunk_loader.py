@@ -23,6 +23,8 @@ from tests.invoices.billing.helpers import (
     create_contract,
     create_customer,
     create_plan,
+    lines_of_kind,
+    only_invoice,
     post_work,
     run_billing,
 )
@@ -260,6 +262,46 @@ def test_a_chunk_bills_exactly_what_contract_by_contract_billing_bills(
         (cid, v["period_label"]) for (cid, start), v in at_once["invoices"].items() if v["number"]
     }
     assert previewed <= issued_by_run
+
+
+def test_one_chunk_gives_each_contract_its_own_clock_and_terms(
+    client: TestClient, finance: Headers
+) -> None:
+    """The SLA figures are memoised per time zone, month and plan terms: in one chunk, the same
+    hour of downtime is a share of Berlin's 743-hour March and of UTC's 744 hours, and a plan
+    whose tier reads "10.0" prints its own tier beside one that reads "10"; a contract that
+    starts after the incident has none of it."""
+    plain = create_plan(client, finance)
+    written_apart = create_plan(
+        client,
+        finance,
+        credit_tiers=[
+            {"below_percent": "99.99", "credit_percent": "10.0"},
+            {"below_percent": "99.0", "credit_percent": "25"},
+        ],
+    )
+    utc = create_customer(client, finance, timezone="UTC")
+    contracts = {
+        "berlin": create_contract(client, finance, plan=plain, start_date="2026-03-01"),
+        "utc": create_contract(client, finance, plan=plain, customer=utc, start_date="2026-03-01"),
+        "apart": create_contract(client, finance, plan=written_apart, start_date="2026-03-01"),
+        "later": create_contract(client, finance, plan=plain, start_date="2026-03-11"),
+    }
+    _incident(client, finance, ["platform"], "2026-03-10T10:00:00Z", "2026-03-10T11:00:00Z")
+    run_billing(client, finance, "2026-03")
+
+    def credits(name: str) -> list[tuple[str, str]]:
+        invoice = only_invoice(client, finance, contracts[name], "2026-03")
+        return [
+            (line["description"], line["amount"])
+            for line in lines_of_kind(invoice, "service_credit")
+        ]
+
+    described = "Service credit platform 2026-03: availability {} % → {} % of 100 % of the fee"
+    assert credits("berlin") == [(described.format("99.8654", "10"), "-200.00")]
+    assert credits("utc") == [(described.format("99.8656", "10"), "-200.00")]
+    assert credits("apart") == [(described.format("99.8654", "10.0"), "-200.00")]
+    assert credits("later") == []  # its cover starts after the incident: 100 %, no credit
 
 
 @contextmanager

@@ -379,3 +379,117 @@ def test_validate_component_shares() -> None:
         validate_component_shares([("a", D("50")), ("a", D("50"))])
     with pytest.raises(ValueError, match="non-negative"):
         validate_component_shares([("a", D("150")), ("b", D("-50"))])
+
+
+# --- memoised figures: what is cached must never answer for other inputs ------------------------
+
+
+def test_month_bounds_are_per_zone_and_month() -> None:
+    """Asked in turn for the same month in two zones, and for a DST month beside a plain one,
+    the (memoised) bounds stay each their own."""
+    assert month_bounds(2026, 3, "Europe/Berlin") == (
+        datetime(2026, 2, 28, 23, tzinfo=UTC),
+        datetime(2026, 3, 31, 22, tzinfo=UTC),
+    )
+    assert month_bounds(2026, 3, "UTC") == (
+        datetime(2026, 3, 1, tzinfo=UTC),
+        datetime(2026, 4, 1, tzinfo=UTC),
+    )
+    assert month_bounds(2026, 3, "America/New_York")[0] == datetime(2026, 3, 1, 5, tzinfo=UTC)
+    assert month_bounds(2026, 3, BERLIN) == month_bounds(2026, 3, "Europe/Berlin")
+    assert [minutes_in_month(2026, m, "Europe/Berlin") for m in (3, 4, 10)] == [
+        31 * 1440 - 60,
+        30 * 1440,
+        31 * 1440 + 60,
+    ]
+    assert [minutes_in_month(y, 2, "UTC") for y in (2028, 2026)] == [29 * 1440, 28 * 1440]
+    with pytest.raises(ValueError):
+        month_bounds(2026, 4, "Mars/Olympus")  # a refusal is not remembered as an answer
+    with pytest.raises(ValueError):
+        month_bounds(2026, 4, "Mars/Olympus")
+
+
+def _report(
+    incidents: dict[str, list[Incident]],
+    *,
+    month: str = "2026-04",
+    zone: str = "Europe/Berlin",
+    fee: int = 100_000,
+    tiers: list[tuple[Decimal, Decimal]] | None = None,
+    target: Decimal = DEFAULT_AVAILABILITY_TARGET_PERCENT,
+    components: list[tuple[str, Decimal]] | None = None,
+) -> list[tuple[object, ...]]:
+    report = monthly_availability_report(
+        components=components or [("api", D("60")), ("web", D("40"))],
+        incidents=incidents,
+        month=month,
+        timezone=zone,
+        fee_charged_minor=fee,
+        now=END_OF_2026,
+        tiers=DEFAULT_CREDIT_TIERS if tiers is None else tiers,
+        target_percent=target,
+    )
+    return [
+        (
+            r.name,
+            str(r.share_percent),
+            r.downtime_seconds,
+            r.availability,
+            str(r.availability_percent),
+            str(r.credit_percent),
+            r.credit_minor,
+        )
+        for r in report
+    ]
+
+
+def test_memoised_report_follows_downtime_month_and_fee() -> None:
+    hour = {"api": [Incident(berlin(2026, 4, 3, 10), berlin(2026, 4, 3, 11))]}
+    assert _report({}) == [
+        ("api", "60", 0, Fraction(1), "100.0000", "0", 0),
+        ("web", "40", 0, Fraction(1), "100.0000", "0", 0),
+    ]
+    assert _report(hour)[0] == ("api", "60", 3600, Fraction(719, 720), "99.8611", "10", 6000)
+    assert _report(hour, fee=50_000)[0][-1] == 3000
+    # The same hour of downtime in March (an hour shorter in Berlin) and in UTC's April.
+    march = {"api": [Incident(berlin(2026, 3, 3, 10), berlin(2026, 3, 3, 11))]}
+    assert _report(march, month="2026-03")[0][3] == Fraction(742, 743)  # 743 hours
+    assert _report(hour, zone="UTC")[0][3] == Fraction(719, 720)
+    assert _report({})[1][-1] == 0
+
+
+def test_memoised_report_keeps_each_plans_terms() -> None:
+    """Two plans alike but for their tiers and target, or for how a tier is written: each
+    report shows its own plan's figures whichever was asked first."""
+    hour = {"api": [Incident(berlin(2026, 4, 3, 10), berlin(2026, 4, 3, 11))]}
+    assert _report(hour)[0][5:] == ("10", 6000)
+    written_apart = [(D("99.990"), D("10.0")), (D("99.0"), D("25")), (D("95.0"), D("50"))]
+    assert _report(hour, tiers=written_apart)[0][5:] == ("10.0", 6000)
+    stricter = [(D("99.99"), D("20")), (D("95"), D("50"))]
+    assert _report(hour, tiers=stricter)[0][5:] == ("20", 12000)
+    assert _report(hour, target=D("99.5"), tiers=[(D("99.5"), D("10"))])[0][5:] == ("0", 0)
+    assert _report(hour)[0][5:] == ("10", 6000)
+    shares = [("api", D("60.0")), ("web", D("40.0"))]
+    assert _report(hour, components=shares)[0][1:2] == ("60.0",)
+
+
+def test_memoised_validation_still_refuses() -> None:
+    """Terms once accepted do not make equal-valued terms of the wrong type acceptable."""
+    _report({}, tiers=[(D("99.99"), D("10"))])
+    with pytest.raises(ValueError):
+        _report({}, tiers=[(D("99.99"), 10)])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        _report({}, components=[("api", 60), ("web", D("40"))])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        _report({}, components=[("api", D("NaN")), ("web", D("40"))])
+    with pytest.raises(ValueError):
+        _report({}, fee=-1)
+    with pytest.raises(ValueError, match="naive"):
+        monthly_availability_report(
+            components=[("api", D("100"))],
+            incidents={},
+            month="2026-04",
+            timezone="Europe/Berlin",
+            fee_charged_minor=100,
+            now=datetime(2027, 1, 1),
+        )

@@ -231,3 +231,24 @@ def test_monthly_sla_report_refuses_unknown_values() -> None:
         monthly_sla_report([("P1", berlin(2026, 4, 2), "met")], month="2026-04", timezone="UTC")
     with pytest.raises(ValueError, match="unknown ticket status"):
         monthly_sla_report([("S1", berlin(2026, 4, 2), "late")], month="2026-04", timezone="UTC")
+
+
+def test_monthly_report_without_tickets_is_fresh_each_time() -> None:
+    """Severities without tickets share one frozen zero report; the dict is the caller's own."""
+    first = monthly_sla_report([], month=(2026, 4), timezone="Europe/Berlin")
+    first["S1"] = SeverityReport(tickets=9, met=9, breached=0, percent_met=Decimal("100.00"))
+    again = monthly_sla_report([], month=(2026, 4), timezone="Europe/Berlin")
+    assert again["S1"] == SeverityReport(tickets=0, met=0, breached=0, percent_met=None)
+    one = monthly_sla_report(
+        [("S3", berlin(2026, 4, 30, 23), "breached"), ("S3", berlin(2026, 5, 1), "met")],
+        month="2026-04",
+        timezone="Europe/Berlin",
+    )
+    assert one["S3"] == SeverityReport(tickets=1, met=0, breached=1, percent_met=Decimal("0.00"))
+    assert {s: r.tickets for s, r in one.items()} == {"S1": 0, "S2": 0, "S3": 1, "S4": 0}
+    utc = monthly_sla_report(
+        [("S3", berlin(2026, 4, 30, 23), "breached"), ("S3", berlin(2026, 5, 1), "met")],
+        month="2026-04",
+        timezone="UTC",
+    )
+    assert (utc["S3"].tickets, utc["S3"].met, utc["S3"].breached) == (2, 1, 1)
