@@ -102,7 +102,9 @@ def require(*roles: Role) -> Callable[..., Principal]:
 
     allowed = frozenset(roles)
 
-    def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    # `async`, though it awaits nothing: a plain function would be sent to the thread pool and
+    # back, a round trip between threads on every request for a set lookup (issue #12).
+    async def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(403, f"a {principal.role.value} token cannot do this")
         return principal

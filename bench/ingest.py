@@ -4,23 +4,30 @@
     real app in-process; entries/s of the median batch. Floor, same run and data shape: the
     same 1,000 work rows and 1,000 ledger rows bulk-inserted in one transaction (rolled back):
     what the rows alone cost the database.
-(b) single `POST /v1/contracts/{id}/work-entries`: `--clients` threads, each on its own
+(b) single `POST /v1/contracts/{id}/work-entries`: `--clients` clients, each on its own
     contract, against `hourglass serve --workers 2` over loopback HTTP; p50/p99 ms. Floor,
-    same run: `GET /health` from the same clients at the same time.
+    same run: `GET /health` from the same clients at the same time. Each client is a process
+    of its own with a keep-alive `http.client` connection (`--load processes`, the default);
+    `--load httpx-threads` is the first generator (httpx threads in one process, whose GIL and
+    client CPU inflate both figures).
 
     .venv/bin/python bench/ingest.py --postgres --json
     .venv/bin/python bench/ingest.py --database-url postgresql://… --batches 5
+    .venv/bin/python bench/ingest.py --postgres --json --no-batch --posts 100   # (b) only
 
 `--json` prints one JSON object on the last line: `{"engine", "batch": {"entries",
-"entries_per_s", "floor_entries_per_s"}, "single": {"clients", "p50_ms", "p99_ms",
-"floor_p50_ms"}}`.
+"entries_per_s", "floor_entries_per_s"}, "single": {"clients", "workers", "load", "posts",
+"p50_ms", "p99_ms", "floor_p50_ms"}}`; a part left out (`--no-batch`, `--no-single`) is null.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -159,7 +166,9 @@ def batch_floor(engine: Engine, ids: list[int], *, size: int) -> float:
     return elapsed
 
 
-def bench_single(engine: Engine, url: str, *, clients: int, posts: int, workers: int) -> dict:
+def bench_single(
+    engine: Engine, url: str, *, clients: int, posts: int, workers: int, load: str
+) -> dict:
     ids, token = make_contracts(engine, clients)
     port = free_port()
     env = os.environ | {"HOURGLASS_DATABASE_URL": url}
@@ -171,47 +180,123 @@ def bench_single(engine: Engine, url: str, *, clients: int, posts: int, workers:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base, server)
-        posted: list[float] = []
-        floor: list[float] = []
-        lock = threading.Lock()
-        headers = {"Authorization": f"Bearer {token}"}
-
-        def client(number: int) -> None:
-            contract = ids[number]
-            mine, health = [], []
-            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-                for i in range(posts + 5):
-                    started = time.perf_counter()
-                    response = http.post(
-                        f"/v1/contracts/{contract}/work-entries", json=entry(i, 15)
-                    )
-                    elapsed = (time.perf_counter() - started) * 1000
-                    assert response.status_code == 201, response.text[:300]
-                    started = time.perf_counter()
-                    assert http.get("/health").status_code == 200
-                    if i >= 5:  # warm-up: connections, caches
-                        mine.append(elapsed)
-                        health.append((time.perf_counter() - started) * 1000)
-            with lock:
-                posted.extend(mine)
-                floor.extend(health)
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        if load == "processes":
+            posted, floor = _load_processes(port, token, ids, posts)
+        else:
+            posted, floor = _load_httpx_threads(base, token, ids, posts)
     finally:
         server.terminate()
         server.wait(timeout=30)
     return {
         "clients": clients,
         "workers": workers,
+        "load": load,
         "posts": len(posted),
         "p50_ms": round(percentile(posted, 0.5), 2),
         "p99_ms": round(percentile(posted, 0.99), 2),
         "floor_p50_ms": round(percentile(floor, 0.5), 2),
     }
+
+
+WARM_UP = 5  # posts per client not counted: connections, caches
+
+
+def _load_httpx_threads(
+    base: str, token: str, ids: list[int], posts: int
+) -> tuple[list[float], list[float]]:
+    """The first load generator: one thread per client, httpx, all in this process (its GIL and
+    httpx's own CPU per request are in every figure, the floor's too)."""
+    posted: list[float] = []
+    floor: list[float] = []
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def client(contract: int) -> None:
+        mine, health = [], []
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            for i in range(posts + WARM_UP):
+                started = time.perf_counter()
+                response = http.post(f"/v1/contracts/{contract}/work-entries", json=entry(i, 15))
+                elapsed = (time.perf_counter() - started) * 1000
+                assert response.status_code == 201, response.text[:300]
+                started = time.perf_counter()
+                assert http.get("/health").status_code == 200
+                if i >= WARM_UP:
+                    mine.append(elapsed)
+                    health.append((time.perf_counter() - started) * 1000)
+        with lock:
+            posted.extend(mine)
+            floor.extend(health)
+
+    threads = [threading.Thread(target=client, args=(contract,)) for contract in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return posted, floor
+
+
+def _load_processes(
+    port: int, token: str, ids: list[int], posts: int
+) -> tuple[list[float], list[float]]:
+    """One process per client, each a keep-alive `http.client` connection (no GIL shared
+    between clients, a few µs of client CPU per request); they start together."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(ids))
+    results = context.Queue()
+    processes = [
+        context.Process(target=_client_process, args=(port, token, contract, posts, start, results))
+        for contract in ids
+    ]
+    for process in processes:
+        process.start()
+    posted: list[float] = []
+    floor: list[float] = []
+    for _ in processes:
+        outcome = results.get(timeout=600)
+        if isinstance(outcome, str):
+            raise RuntimeError(outcome)
+        posted.extend(outcome[0])
+        floor.extend(outcome[1])
+    for process in processes:
+        process.join(timeout=30)
+    return posted, floor
+
+
+def _client_process(
+    port: int, token: str, contract: int, posts: int, start: Any, results: Any
+) -> None:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.connect()
+        assert connection.sock is not None
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+        def call(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+
+        path = f"/v1/contracts/{contract}/work-entries"
+        bodies = [json.dumps(entry(i, 15)).encode() for i in range(posts + WARM_UP)]
+        mine, health = [], []
+        start.wait(timeout=120)
+        for i, body in enumerate(bodies):
+            started = time.perf_counter()
+            status, text = call("POST", path, body)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert status == 201, text[:300]
+            started = time.perf_counter()
+            status, text = call("GET", "/health")
+            assert status == 200, text[:300]
+            if i >= WARM_UP:
+                mine.append(elapsed)
+                health.append((time.perf_counter() - started) * 1000)
+        connection.close()
+        results.put((mine, health))
+    except BaseException as exc:  # reported by the parent, which would otherwise wait
+        results.put(f"client on contract {contract}: {exc!r}")
 
 
 def main() -> None:
@@ -224,28 +309,46 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--posts", type=int, default=50, help="single posts per client")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--load",
+        choices=["processes", "httpx-threads"],
+        default="processes",
+        help="single posts' load generator: a process per client with http.client (default), "
+        "or the first one, httpx threads in this process",
+    )
+    parser.add_argument("--no-batch", action="store_true", help="only the single posts")
+    parser.add_argument("--no-single", action="store_true", help="only the batches")
     args = parser.parse_args()
     with database(args) as url:
         engine = make_engine(url)
         upgrade(engine)
         name = engine.dialect.name
-        batch = bench_batch(
-            engine, url, batches=args.batches, size=args.batch_size, contracts=args.contracts
-        )
-        print(
-            f"{name} batch of {batch['entries']} over {batch['contracts']} contracts: "
-            f"{batch['entries_per_s']:,.0f} entries/s (floor {batch['floor_entries_per_s']:,.0f})",
-            flush=True,
-        )
-        single = bench_single(
-            engine, url, clients=args.clients, posts=args.posts, workers=args.workers
-        )
-        print(
-            f"{name} single posts, {single['clients']} clients, {single['workers']} workers: "
-            f"p50 {single['p50_ms']} ms, p99 {single['p99_ms']} ms "
-            f"(floor GET /health p50 {single['floor_p50_ms']} ms)",
-            flush=True,
-        )
+        batch = single = None
+        if not args.no_batch:
+            batch = bench_batch(
+                engine, url, batches=args.batches, size=args.batch_size, contracts=args.contracts
+            )
+            print(
+                f"{name} batch of {batch['entries']} over {batch['contracts']} contracts: "
+                f"{batch['entries_per_s']:,.0f} entries/s "
+                f"(floor {batch['floor_entries_per_s']:,.0f})",
+                flush=True,
+            )
+        if not args.no_single:
+            single = bench_single(
+                engine,
+                url,
+                clients=args.clients,
+                posts=args.posts,
+                workers=args.workers,
+                load=args.load,
+            )
+            print(
+                f"{name} single posts, {single['clients']} clients ({single['load']}), "
+                f"{single['workers']} workers: p50 {single['p50_ms']} ms, "
+                f"p99 {single['p99_ms']} ms (floor GET /health p50 {single['floor_p50_ms']} ms)",
+                flush=True,
+            )
         engine.dispose()
     if args.json:
         print(json.dumps({"engine": name, "batch": batch, "single": single}))

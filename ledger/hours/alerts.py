@@ -11,6 +11,7 @@ together raise it once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -179,13 +180,21 @@ def _raised(session: Session, contract_id: int, scope_start: date, pooled: bool)
     return {
         normalise_percent(value)
         for value in session.scalars(
-            select(col(HoursAlert.threshold_percent)).where(
-                col(HoursAlert.contract_id) == contract_id,
-                col(HoursAlert.scope_start) == scope_start,
-                col(HoursAlert.pooled) == pooled,
-            )
+            _raised_statement(),
+            {"contract_id": contract_id, "scope_start": scope_start, "pooled": pooled},
         )
     }
+
+
+@functools.cache
+def _raised_statement() -> sa.Select[Any]:
+    """`_raised`'s query, built once (every post that reaches a threshold reads it)."""
+    table = HoursAlert.__table__  # type: ignore[attr-defined]
+    return select(col(HoursAlert.threshold_percent)).where(
+        col(HoursAlert.contract_id) == sa.bindparam("contract_id", type_=table.c.contract_id.type),
+        col(HoursAlert.scope_start) == sa.bindparam("scope_start", type_=table.c.scope_start.type),
+        col(HoursAlert.pooled) == sa.bindparam("pooled", type_=table.c.pooled.type),
+    )
 
 
 def _insert_once(

@@ -6,6 +6,7 @@ against the sums of the rows (and a test does exactly that after every step).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -103,17 +104,21 @@ class Deferred:
             if self.many:
                 ids = insert_rows_ids(session, table, rows)
             else:
-                ids = list(
-                    session.scalars(
-                        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-                    )
-                )
+                ids = list(session.scalars(_insert_returning_ids(), rows))
             assert len(ids) == len(self.rows)
             for (row, allotment), new_id in zip(self.rows, ids, strict=True):
                 row["id"] = new_id
                 if allotment is not None:
                     allotment.last_entry_id = new_id
         session.flush()  # the running totals, once per allotment and period
+
+
+@functools.cache
+def _insert_returning_ids() -> Any:
+    """`Deferred.write`'s INSERT of a single post's ledger rows, built once: the ids come back
+    in the rows' order."""
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    return sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
 
 
 @contextmanager
@@ -234,10 +239,7 @@ def period_overage(session: Session, contract_id: int, period_start: date) -> Pe
         None
         if state is not None and key in state.loaded  # read already: it has no row
         else session.scalar(
-            select(PeriodOverage).where(
-                PeriodOverage.contract_id == contract_id,
-                PeriodOverage.period_start == period_start,
-            )
+            _period_overage(), {"contract_id": contract_id, "period_start": period_start}
         )
     )
     if row is None:
@@ -247,6 +249,18 @@ def period_overage(session: Session, contract_id: int, period_start: date) -> Pe
     if state is not None:
         state.overages[(contract_id, period_start)] = row
     return row
+
+
+@functools.cache
+def _period_overage() -> sa.Select[Any]:
+    """`period_overage`'s query, built once (a post beyond its allotment reads it)."""
+    table = PeriodOverage.__table__  # type: ignore[attr-defined]
+    return select(PeriodOverage).where(
+        col(PeriodOverage.contract_id)
+        == sa.bindparam("contract_id", type_=table.c.contract_id.type),
+        col(PeriodOverage.period_start)
+        == sa.bindparam("period_start", type_=table.c.period_start.type),
+    )
 
 
 def period_totals(session: Session, contract_id: int, period_start: date) -> PeriodOverage:

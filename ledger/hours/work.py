@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -113,29 +114,8 @@ def _load_for_post(
     assert contract.id is not None
     day = data.worked_on
     period = period_containing(day, plan.period)
-    granted = aliased(Allotment)
-    latest = (
-        select(func.max(granted.period_start))
-        .where(granted.contract_id == contract.id)
-        .scalar_subquery()
-    )
-    closed = sa.exists().where(
-        col(ClosedPeriod.contract_id) == contract.id,
-        col(ClosedPeriod.period_start) == period.start,
-    )
-    one = sa.select(sa.literal(1).label("one")).subquery()
     rows = session.execute(
-        select(Allotment, latest.label("latest"), closed.label("closed"))
-        .select_from(one)
-        .outerjoin(
-            Allotment,
-            sa.and_(
-                col(Allotment.contract_id) == contract.id,
-                col(Allotment.valid_from) <= day,
-                col(Allotment.valid_until) > day,
-            ),
-        )
-        .order_by(col(Allotment.expires_at), col(Allotment.period_start), col(Allotment.id))
+        _post_lookup(), {"contract_id": contract.id, "day": day, "period_start": period.start}
     ).all()
     closed_periods = {period.start} if rows[0].closed else set()
     valid = [row[0] for row in rows if row[0] is not None]
@@ -144,6 +124,42 @@ def _load_for_post(
     ):
         valid = list(valid_allotments(session, contract.id, day))
     return closed_periods, valid
+
+
+@functools.cache
+def _post_lookup() -> Any:  # a sqlmodel Select of (Allotment, latest, closed)
+    """`_load_for_post`'s query, built once (building it, with its aliased subquery, cost more
+    CPU than the database spends on it): binds `contract_id`, `day` (the work's date) and
+    `period_start` (its period's)."""
+    allotments = Allotment.__table__  # type: ignore[attr-defined]
+    closed_periods = ClosedPeriod.__table__  # type: ignore[attr-defined]
+    contract_id = sa.bindparam("contract_id", type_=allotments.c.contract_id.type)
+    day = sa.bindparam("day", type_=allotments.c.valid_from.type)
+    period_start = sa.bindparam("period_start", type_=closed_periods.c.period_start.type)
+    granted = aliased(Allotment)
+    latest = (
+        select(func.max(granted.period_start))
+        .where(granted.contract_id == contract_id)
+        .scalar_subquery()
+    )
+    closed = sa.exists().where(
+        col(ClosedPeriod.contract_id) == contract_id,
+        col(ClosedPeriod.period_start) == period_start,
+    )
+    one = sa.select(sa.literal(1).label("one")).subquery()
+    return (
+        select(Allotment, latest.label("latest"), closed.label("closed"))
+        .select_from(one)
+        .outerjoin(
+            Allotment,
+            sa.and_(
+                col(Allotment.contract_id) == contract_id,
+                col(Allotment.valid_from) <= day,
+                col(Allotment.valid_until) > day,
+            ),
+        )
+        .order_by(col(Allotment.expires_at), col(Allotment.period_start), col(Allotment.id))
+    )
 
 
 def _prepare(

@@ -319,3 +319,14 @@ def test_the_token_lookup_is_one_statement_outside_a_transaction_on_postgresql(
         assert lookups == [engine.dialect.name == "postgresql"] * 2
     finally:
         engine.dispose()
+
+
+def test_the_role_check_stays_on_the_event_loop() -> None:
+    """A role check awaits nothing: as a plain function FastAPI would send it to the thread
+    pool and back on every request (issue #12)."""
+    import inspect
+
+    from app.auth.tokens import Role
+    from app.dependencies import require
+
+    assert inspect.iscoroutinefunction(require(Role.FINANCE, Role.SUPPORT))

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
@@ -127,3 +128,43 @@ def test_a_batch_costs_the_same_statements_for_any_number_of_contracts(
         reserved = [[s for s in seen if "nextval" in s] for seen in (few, many)]
         assert len(reserved[0]) == len(reserved[1]) == 2, "\n".join(many)
         assert len(many) == len(few) <= 12, "\n".join(many)
+
+
+@contextmanager
+def statements_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SELECT and INSERT statement object constructed meanwhile (sqlmodel's `select`
+    included)."""
+    built: list[str] = []
+    with monkeypatch.context() as patch:
+        for kind in (sa.Select, sa.Insert):
+            construct = kind.__init__
+
+            def counting(self: Any, *args: Any, _construct: Any = construct, **kwargs: Any) -> None:
+                _construct(self, *args, **kwargs)
+                built.append(f"{type(self).__name__}{repr(args)[:200]}")
+
+            patch.setattr(kind, "__init__", counting)
+        yield built
+
+
+def test_a_single_post_builds_none_of_its_queries(
+    client: TestClient,
+    finance: Headers,
+    connection: sa.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Building a statement cost more CPU than PostgreSQL spent running it (issue #12): the
+    contract lock, the allotments' lookup, the period's overage totals, the alerts already
+    raised and the ledger rows' INSERT are built once, then only bound. (At most the token
+    lookup is built per request.)
+    This post runs into overage and past thresholds: every one of those queries runs."""
+    plan = create_plan(client, finance, alert_thresholds_percent=["50", "95"])
+    contract = contract_id(client, finance, plan=plan, overage_cap_hours="10")
+    post_work(client, finance, contract, "2026-01-05", 11 * 60)
+    post_work(client, finance, contract, "2026-01-06", 10 * 60)
+    with statements(connection) as seen, statements_built(monkeypatch) as built:
+        read = post_work(client, finance, contract, "2026-01-07", 60)
+    assert [(c["source"], c["minutes"]) for c in read["coverage"]] == [("overage", 60)], read
+    assert any("period_overages" in s and s.lstrip().startswith("SELECT") for s in seen)
+    assert any("hours_alerts" in s and s.lstrip().startswith("SELECT") for s in seen)
+    assert len(built) <= 1, "\n".join(built)
