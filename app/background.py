@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,6 +61,11 @@ class BackgroundWorker:
         while not self._stop.is_set():
             try:
                 self.drain()
+            except BrokenProcessPool:
+                # The renderer processes died under the tick: at shutdown the process group's
+                # SIGTERM reaches them before the server stops this thread. Their document jobs
+                # stay leased and are taken over; the next drain starts a fresh pool.
+                log.warning("document renderers ended during a tick; the next tick starts new ones")
             except Exception:  # the thread must outlive a bad tick; the next one retries
                 log.exception("billing worker tick failed")
             self._stop.wait(IDLE_SECONDS)
