@@ -11,24 +11,29 @@ end of the allotment is two rows), and, for months already over, the expiry of w
 and the closed period. Rows are written in bulk with SQLAlchemy core (explicit ids, consistent
 running totals), then the whole ledger is audited with `tests/ledger/hours/invariants.py`.
 
-Measuring: the real app (`create_app`) in-process through FastAPI's TestClient with a finance
-token, `--requests` balance reads after a warm-up; p50/p99 in ms. Beside them, in the same
-run: the floor (`GET /health` through the same client: the framework's own cost, no token, no
-query) and one SQL `SUM` over the contract's ledger (what a balance would cost without totals).
+Measuring: every size is filled first (then VACUUM and a checkpoint on PostgreSQL, so no
+autovacuum of the fill runs during a measurement), then the real app (`create_app`) in-process
+through FastAPI's TestClient with a finance token reads each size's balance `--requests` times
+after a warm-up, all sizes and the floor in one loop (shuffled within each round): p50/p99 in
+ms. Beside them, from the same loop: the floor (`GET /health` through the same client: the
+framework's own cost, no token, no query) and one SQL `SUM` over the contract's ledger (what a
+balance would cost without totals).
 
     .venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
     .venv/bin/python bench/ledger_balance.py --postgres --json  # throwaway PostgreSQL
     .venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
 
 `--json` prints one JSON object on the last line: `{"engine", "sizes": [{"ledger_entries",
-"p50_ms", "p99_ms", "floor_p50_ms", "sum_ms"}], "p99_ratio"}` (p99 at the largest size ÷ p99
-at the smallest).
+"p50_ms", "p99_ms", "floor_p50_ms", "floor_p99_ms", "sum_ms"}], "p99_ratio"}` (p99 at the
+largest size ÷ p99 at the smallest).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import random
 import statistics
 import sys
 import time
@@ -282,33 +287,68 @@ def fill(engine: Engine, *, ledger_entries: int, months: int) -> Filled:
     return Filled(contract_id, written_ledger, written_work, time.perf_counter() - started)
 
 
-def measure_balance(
-    engine: Engine, url: str, contract_id: int, *, requests: int
-) -> tuple[float, float, float, float]:
-    """p50, p99 and mean of the balance, and p50 of the floor, interleaved in one loop."""
+@dataclass
+class Latency:
+    p50: float
+    p99: float
+    mean: float
+    floor_p50: float
+    floor_p99: float
+
+
+def settle(engine: Engine) -> None:
+    """Let the database and this process come to rest after a fill, before anything is timed:
+    on PostgreSQL a VACUUM (the fill's million inserts would otherwise wake autovacuum in the
+    middle of a measurement, on the same two cores) and a checkpoint; here, a full collection."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
+            connection.exec_driver_sql("CHECKPOINT")
+    gc.collect()
+
+
+def measure_balances(
+    engine: Engine, url: str, contract_ids: list[int], *, requests: int
+) -> list[Latency]:
+    """Each contract's balance latency, and the floor (`GET /health`), measured in one loop:
+    every round reads each contract's balance once and the floor once, in a shuffled order,
+    so a burst of load on this shared machine falls on every size alike and the ratio of two
+    sizes' p99 compares the same moments. (Measured one size after the other, as before, the
+    ratio swung between 0.63 and 1.36 from run to run with the load.)"""
     with unit_of_work(session_factory(engine)) as session:
         token = finance_token(session)
     app = create_app(Settings(database_url=url), engine=engine)
     headers = {"Authorization": f"Bearer {token}"}
-    path = f"/v1/contracts/{contract_id}/balance"
-    samples, floor = [], []
+    paths = [f"/v1/contracts/{contract_id}/balance" for contract_id in contract_ids]
+    samples: list[list[float]] = [[] for _ in paths]
+    floor: list[float] = []
+    order = random.Random(12)
     with TestClient(app) as client:
         for _ in range(max(10, requests // 10)):  # warm-up: plans, pools, caches
-            assert client.get(path, headers=headers).status_code == 200
+            for path in paths:
+                assert client.get(path, headers=headers).status_code == 200
         for _ in range(requests):
-            started = time.perf_counter()
-            response = client.get(path, headers=headers)
-            samples.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.text
-            started = time.perf_counter()
-            assert client.get("/health").status_code == 200
-            floor.append((time.perf_counter() - started) * 1000)
-    return (
-        percentile(samples, 0.50),
-        percentile(samples, 0.99),
-        statistics.fmean(samples),
-        percentile(floor, 0.50),
-    )
+            steps = list(range(len(paths) + 1))
+            order.shuffle(steps)
+            for step in steps:
+                started = time.perf_counter()
+                if step == len(paths):
+                    assert client.get("/health").status_code == 200
+                    floor.append((time.perf_counter() - started) * 1000)
+                    continue
+                response = client.get(paths[step], headers=headers)
+                samples[step].append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.text
+    return [
+        Latency(
+            p50=percentile(taken, 0.50),
+            p99=percentile(taken, 0.99),
+            mean=statistics.fmean(taken),
+            floor_p50=percentile(floor, 0.50),
+            floor_p99=percentile(floor, 0.99),
+        )
+        for taken in samples
+    ]
 
 
 def time_sum_over_ledger(engine: Engine, contract_id: int) -> float:
@@ -384,25 +424,31 @@ def main() -> None:
             f"{'ledger entries':>15} {'work entries':>13} {'fill s':>8} {'audit s':>8}"
             f" {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'SUM(ledger) ms':>15}"
         )
+        filled_sizes = []
         for size in sizes:
             filled = fill(engine, ledger_entries=size, months=args.months)
             audited = float("nan") if args.no_audit else audit(engine, filled.contract_id)
-            p50, p99, mean, floor = measure_balance(
-                engine, url, filled.contract_id, requests=args.requests
-            )
+            filled_sizes.append((filled, audited))
+        settle(engine)
+        latencies = measure_balances(
+            engine, url, [filled.contract_id for filled, _ in filled_sizes], requests=args.requests
+        )
+        for (filled, audited), latency in zip(filled_sizes, latencies, strict=True):
             summed = time_sum_over_ledger(engine, filled.contract_id)
             print(
                 f"{filled.ledger_entries:>15,} {filled.work_entries:>13,} {filled.seconds:>8.1f}"
-                f" {audited:>8.2f} {p50:>8.2f} {p99:>8.2f} {mean:>8.2f} {summed:>15.1f}"
-                f"   floor (GET /health) p50 {floor:.2f} ms",
+                f" {audited:>8.2f} {latency.p50:>8.2f} {latency.p99:>8.2f} {latency.mean:>8.2f}"
+                f" {summed:>15.1f}   floor (GET /health) p50 {latency.floor_p50:.2f} ms,"
+                f" p99 {latency.floor_p99:.2f} ms",
                 flush=True,
             )
             results.append(
                 {
                     "ledger_entries": filled.ledger_entries,
-                    "p50_ms": round(p50, 3),
-                    "p99_ms": round(p99, 3),
-                    "floor_p50_ms": round(floor, 3),
+                    "p50_ms": round(latency.p50, 3),
+                    "p99_ms": round(latency.p99, 3),
+                    "floor_p50_ms": round(latency.floor_p50, 3),
+                    "floor_p99_ms": round(latency.floor_p99, 3),
                     "sum_ms": round(summed, 3),
                 }
             )

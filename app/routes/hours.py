@@ -34,14 +34,17 @@ def get_balance(
     who: AnyRole,
     at: AwareDatetime | None = Query(None, description="an instant with offset; default now"),
 ) -> BalanceRead:
-    loaded = reports.contract_and_plan(session, contract_id, visible_to=who.visible_customer)
-    now = utcnow()
     if at is not None:
         try:
             check_instant(at)
         except ValueError as exc:
+            # Another customer's contract, or none, is not found before `at` is judged.
+            reports.contract_and_plan(session, contract_id, visible_to=who.visible_customer)
             raise InvalidInput(str(exc), field="at") from exc
-    return reports.balance(session, contract_id, at=at or now, now=now, loaded=loaded)
+    now = utcnow()
+    return reports.balance(
+        session, contract_id, at=at or now, now=now, visible_to=who.visible_customer
+    )
 
 
 @router.get("/statement", response_model=StatementRead)

@@ -5,13 +5,17 @@ granted yet is shown with the allotment `ensure_allotments` would grant (SPEC "S
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
 
 from ledger.base import utcnow
 from ledger.catalog.models import Plan
@@ -27,7 +31,29 @@ from ledger.hours.work import allotment_months, to_reads
 from ledger.periods import add_months, local_date, month_label, period_containing
 
 
-def summarise(allotments: Sequence[Allotment], *, now: datetime) -> AllotmentRead:
+@dataclass(frozen=True, slots=True)
+class AllotmentFigures:
+    """What a balance shows of a stored allotment (the columns `_balance_statement` reads)."""
+
+    id: int | None
+    period_start: date
+    period_end: date
+    valid_from: date
+    valid_until: date
+    expires_at: datetime
+    pool_first_month: date | None
+    granted_minutes: int
+    used_minutes: int
+    expired_minutes: int
+    remaining_minutes: int
+
+
+# A balance shows stored allotments as figures and a pending one as the unsaved `Allotment`
+# that `pending_allotment` computes; a statement shows stored `Allotment`s.
+Shown = Allotment | AllotmentFigures
+
+
+def summarise(allotments: Sequence[Shown], *, now: datetime) -> AllotmentRead:
     """One line for an allotment, or for the two allotments of a pool.
 
     Hours whose expiry instant has passed show as expired even before the billing run writes
@@ -51,8 +77,8 @@ def summarise(allotments: Sequence[Allotment], *, now: datetime) -> AllotmentRea
     )
 
 
-def _group_pools(allotments: Sequence[Allotment]) -> list[list[Allotment]]:
-    groups: dict[object, list[Allotment]] = {}
+def _group_pools(allotments: Sequence[Shown]) -> list[list[Shown]]:
+    groups: dict[object, list[Shown]] = {}
     for allotment in allotments:
         key = ("pool", allotment.pool_first_month) if allotment.pool_first_month else allotment.id
         groups.setdefault(key, []).append(allotment)
@@ -87,17 +113,44 @@ def balance(
     *,
     at: datetime,
     now: datetime,
-    loaded: tuple[Contract, Plan] | None = None,
+    visible_to: int | None = None,
 ) -> BalanceRead:
-    """`loaded`: the contract and its plan as `contract_and_plan` read them, if the caller
-    already did (the route, which checks who may see it first)."""
-    contract, plan = loaded if loaded is not None else contract_and_plan(session, contract_id)
+    """`visible_to` as for `get_contract`: another customer's contract is not found.
+
+    The contract, its plan and everything the balance shows come from one query
+    (`_balance_statement`), read before the contract's time zone is known: it reads the
+    allotments usable on any day within one day of `at`'s UTC date (a local date lies
+    within one day of it in every zone) and the overage totals of each period such a day
+    can fall in; the exact day then picks what it shows."""
+    utc_day = at.astimezone(UTC).date()
+    first_day, last_day = utc_day - timedelta(days=1), utc_day + timedelta(days=1)
+    starts = [
+        period_containing(day, kind).start
+        for kind in ("month", "quarter")
+        for day in (first_day, last_day)
+    ]
+    rows = session.execute(
+        _balance_statement(),
+        {
+            "contract_id": contract_id,
+            "first_day": first_day,
+            "last_day": last_day,
+            **{f"start_{index}": start for index, start in enumerate(starts)},
+        },
+    ).all()
+    if not rows or (visible_to is not None and rows[0][0].customer_id != visible_to):
+        raise NotFound(f"no contract {contract_id}")
+    contract, plan = rows[0][0], rows[0][1]
     assert contract.id is not None
     day = local_date(at, contract.timezone)
     check_grantable(contract, plan, day, now=utcnow(), field="at")
     period = period_containing(day, plan.period)
-    valid, latest, overage_minutes = _balance_rows(session, contract.id, day, period.start)
+    stored = [AllotmentFigures(*row[2 : 2 + len(_FIGURES)]) for row in rows if row[2] is not None]
+    # Usable on `day`, earliest expiry first (the query's order).
+    valid: list[Shown] = [a for a in stored if a.valid_from <= day < a.valid_until]
+    uncovered = rows[0][3 + len(_FIGURES) + starts.index(period.start)]
     if not any(a.period_start >= period.start for a in valid):  # else it is granted
+        latest = rows[0][2 + len(_FIGURES)]
         pending = pending_allotment(session, contract, plan, period, latest=latest)
         if pending is not None:
             valid.append(pending)  # the latest expiry: it sorts last
@@ -107,60 +160,89 @@ def balance(
         at=at,
         period=period.label,
         remaining_minutes=sum(line.remaining_minutes for line in lines),
-        overage_minutes=overage_minutes,
+        overage_minutes=int(uncovered or 0),  # 0 without totals, as `book.period_totals`
         allotments=lines,
     )
 
 
-def _balance_rows(
-    session: Session, contract_id: int, day: date, period_start: date
-) -> tuple[list[Allotment], date | None, int]:
-    """A balance's data in one query: the allotments usable on `day` (earliest expiry first),
-    the latest granted period start (None for none: what `pending_allotment` reads) and the
-    period's overage plus on-demand minutes from its running totals (0 when it has none, as
-    `book.period_totals`). One row even when no allotment is usable (an outer join)."""
-    granted = aliased(Allotment)
+_allotments: sa.Table = Allotment.__table__  # type: ignore[attr-defined]
+_overages: sa.Table = PeriodOverage.__table__  # type: ignore[attr-defined]
+_FIGURES = (
+    "id",
+    "period_start",
+    "period_end",
+    "valid_from",
+    "valid_until",
+    "expires_at",
+    "pool_first_month",
+    "granted_minutes",
+    "used_minutes",
+    "expired_minutes",
+    "remaining_minutes",
+)
+
+
+@functools.cache
+def _balance_statement() -> sa.Select[Any]:
+    """Built once: building the expression (an aliased table, five sub-selects) cost more
+    than running it, on every balance read (issue #12). Its rows: the contract and its plan
+    (one outer-joined row per allotment of the window, or one with none), the allotment's
+    figures, the latest granted period start (None for none: what `pending_allotment`
+    reads) and the overage plus on-demand minutes of each candidate period (`start_0…3`)."""
+    contract_id: sa.BindParameter[int] = sa.bindparam("contract_id", type_=sa.Integer())
+    granted = _allotments.alias("granted")
     latest = (
-        select(func.max(granted.period_start))
-        .where(granted.contract_id == contract_id)
+        sa.select(func.max(granted.c.period_start))
+        .where(granted.c.contract_id == contract_id)
         .scalar_subquery()
     )
-    uncovered = (
-        select(col(PeriodOverage.overage_minutes) + col(PeriodOverage.on_demand_minutes))
+    uncovered = [
+        sa.select(_overages.c.overage_minutes + _overages.c.on_demand_minutes)
         .where(
-            col(PeriodOverage.contract_id) == contract_id,
-            col(PeriodOverage.period_start) == period_start,
+            _overages.c.contract_id == contract_id,
+            _overages.c.period_start == sa.bindparam(f"start_{index}", type_=sa.Date()),
         )
         .scalar_subquery()
-    )
-    one = sa.select(sa.literal(1).label("one")).subquery()
-    rows = session.execute(
-        select(Allotment, latest.label("latest"), uncovered.label("uncovered"))
-        .select_from(one)
+        .label(f"uncovered_{index}")
+        for index in range(4)
+    ]
+    return (
+        sa.select(
+            Contract,
+            Plan,
+            *(_allotments.c[name] for name in _FIGURES),
+            latest.label("latest"),
+            *uncovered,
+        )
+        .join(Plan, col(Plan.id) == col(Contract.plan_id))
         .outerjoin(
-            Allotment,
+            _allotments,
             sa.and_(
-                col(Allotment.contract_id) == contract_id,
-                col(Allotment.valid_from) <= day,
-                col(Allotment.valid_until) > day,
+                _allotments.c.contract_id == col(Contract.id),
+                _allotments.c.valid_from <= sa.bindparam("last_day", type_=sa.Date()),
+                _allotments.c.valid_until > sa.bindparam("first_day", type_=sa.Date()),
             ),
         )
-        .order_by(col(Allotment.expires_at), col(Allotment.id))
-    ).all()
-    valid = [row[0] for row in rows if row[0] is not None]
-    return valid, rows[0].latest, int(rows[0].uncovered or 0)
+        .where(col(Contract.id) == contract_id)
+        .order_by(_allotments.c.expires_at, _allotments.c.id)
+    )
+
+
+@functools.cache
+def _contract_and_plan_statement() -> Select[Contract, Plan]:
+    return (
+        select(Contract, Plan)
+        .join(Plan, col(Plan.id) == col(Contract.plan_id))
+        .where(col(Contract.id) == sa.bindparam("contract_id"))
+    )
 
 
 def contract_and_plan(
     session: Session, contract_id: int, *, visible_to: int | None = None
 ) -> tuple[Contract, Plan]:
-    """A contract and its plan in one query (a read: no lock); `visible_to` as for
-    `get_contract`: another customer's contract is not found."""
-    row = session.execute(
-        select(Contract, Plan)
-        .join(Plan, col(Plan.id) == col(Contract.plan_id))
-        .where(col(Contract.id) == contract_id)
-    ).first()
+    """A contract and its plan in one query (a read: no lock; the statement built once);
+    `visible_to` as for `get_contract`: another customer's contract is not found."""
+    row = session.execute(_contract_and_plan_statement(), {"contract_id": contract_id}).first()
     if row is None or (visible_to is not None and row[0].customer_id != visible_to):
         raise NotFound(f"no contract {contract_id}")
     return row[0], row[1]

@@ -6,7 +6,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import func
@@ -645,7 +645,17 @@ def _allotment_months(session: Session, allotment_ids: set[int]) -> dict[int, li
     return result
 
 
-def allotment_months(allotment: Allotment) -> list[str]:
+class _Spans(Protocol):
+    """What `allotment_months` reads: a stored allotment, or a balance's figures of one."""
+
+    @property
+    def period_start(self) -> date: ...
+
+    @property
+    def period_end(self) -> date: ...
+
+
+def allotment_months(allotment: _Spans) -> list[str]:
     """The months an allotment covers: one, three for a quarter; its own period, not its pool."""
     labels = []
     day = allotment.period_start

@@ -40,10 +40,10 @@ def statements(connection: sa.Connection) -> Iterator[list[str]]:
         event.remove(connection, "before_cursor_execute", record)
 
 
-def test_a_balance_is_three_queries(
+def test_a_balance_is_two_queries(
     client: TestClient, finance: Headers, connection: sa.Connection
 ) -> None:
-    """The token, the contract with its plan, and one query for the allotments usable that
+    """The token, and one query for the contract with its plan, the allotments usable that
     day, the latest grant and the period's overage totals; nothing locked, nothing loaded
     twice."""
     contract = contract_id(client, finance)
@@ -51,11 +51,43 @@ def test_a_balance_is_three_queries(
     with statements(connection) as seen:
         read = balance(client, finance, contract, "2026-01-15T12:00:00+01:00")
     assert read["remaining_minutes"] == 20 * 60 - 60
-    assert len(seen) <= 3, "\n".join(seen)
+    assert len(seen) == 2, "\n".join(seen)
     assert not any("FOR UPDATE" in s for s in seen)
 
 
-def test_a_balance_of_a_period_not_granted_yet_is_three_queries(
+def test_a_balance_costs_the_same_queries_however_long_the_ledger(
+    client: TestClient, finance: Headers, connection: sa.Connection
+) -> None:
+    """From 10 entries in one month to 200 over eleven months, a balance runs the same two
+    statements: it reads running totals, never the ledger, and nothing per month granted."""
+    contract = contract_id(client, finance)
+
+    def add(months: range, per_month: int) -> None:
+        entries = [
+            {"contract_id": contract, **work_body(f"2026-{month:02d}-{1 + n:02d}", 15)}
+            for month in months
+            for n in range(per_month)
+        ]
+        response = client.post("/v1/work-entries/batch", json={"entries": entries}, headers=finance)
+        assert response.status_code == 201, response.text
+
+    def read() -> tuple[list[str], dict[str, Any]]:
+        with statements(connection) as seen:
+            body = balance(client, finance, contract, "2026-11-20T12:00:00+01:00")
+        return seen, body
+
+    add(range(11, 12), 10)
+    few, small = read()
+    add(range(1, 12), 18)  # 190 more: 200 entries over eleven months
+    many, large = read()
+    assert len(few) == len(many) == 2, "\n".join(many)
+    assert few == many
+    assert not any("ledger_entries" in s or "work_entries" in s for s in many)
+    assert small["remaining_minutes"] == 20 * 60 - 10 * 15
+    assert large["remaining_minutes"] == 20 * 60 - 28 * 15
+
+
+def test_a_balance_of_a_period_not_granted_yet_is_two_queries(
     client: TestClient, finance: Headers, connection: sa.Connection
 ) -> None:
     """A period nobody has granted is shown pending, from the same one query."""
@@ -65,7 +97,7 @@ def test_a_balance_of_a_period_not_granted_yet_is_three_queries(
     assert (connection.scalar(granted) or date.min) < next_month  # pending, not granted
     with statements(connection) as seen:
         read = balance(client, finance, contract, f"{next_month.isoformat()}T12:00:00Z")
-    assert len(seen) <= 3, "\n".join(seen)
+    assert len(seen) == 2, "\n".join(seen)
     assert read["allotments"] and read["remaining_minutes"] == 20 * 60
 
 
