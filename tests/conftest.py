@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -33,29 +32,6 @@ from tests.factories import bearer
 from tests.support.postgres_server import throwaway_postgres
 
 ENGINES = ("sqlite", "postgresql")
-
-
-def _share_compiled_modules() -> str | None:
-    """Under PYTHONDONTWRITEBYTECODE (set on the CI machine) every `hourglass` subprocess and
-    every pytest-xdist worker would compile the project's modules again, about 0.2 s of CPU
-    each. Keep the source tree free of __pycache__ as asked, but cache the bytecode in a
-    directory of this session, shared by its processes and removed at its end."""
-    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
-        return None
-    prefix = tempfile.mkdtemp(prefix="hourglass-pycache-")
-    del os.environ["PYTHONDONTWRITEBYTECODE"]
-    os.environ["PYTHONPYCACHEPREFIX"] = prefix
-    sys.dont_write_bytecode = False
-    sys.pycache_prefix = prefix
-    return prefix
-
-
-_SESSION_PYCACHE = _share_compiled_modules()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if _SESSION_PYCACHE is not None:
-        shutil.rmtree(_SESSION_PYCACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
