@@ -129,20 +129,51 @@ class DatabaseFactory:
         return self._url_for(name)
 
 
-@pytest.fixture(scope="session")
-def database_factory(
-    db_kind: str, scratch_dir: Path, request: pytest.FixtureRequest
-) -> DatabaseFactory:
-    return DatabaseFactory(db_kind, scratch_dir, request)
+class Databases:
+    """One `DatabaseFactory` and one shared engine per engine kind, for the whole session.
+
+    `db_kind` is a session-scoped parameter, and pytest tears its fixtures down whenever the
+    next test has the other kind. Run serially, the tests are ordered so that this happens once;
+    a pytest-xdist worker that is given whole files (`--dist loadfile`) alternates the kinds file
+    by file. Kept here, each kind's template is migrated once per process whatever the order."""
+
+    def __init__(self, scratch: Path, request: pytest.FixtureRequest) -> None:
+        self._scratch = scratch
+        self._request = request
+        self._factories: dict[str, DatabaseFactory] = {}
+        self._engines: dict[str, Engine] = {}
+
+    def factory(self, kind: str) -> DatabaseFactory:
+        if kind not in self._factories:
+            self._factories[kind] = DatabaseFactory(kind, self._scratch, self._request)
+        return self._factories[kind]
+
+    def engine(self, kind: str) -> Engine:
+        if kind not in self._engines:
+            self._engines[kind] = make_engine(self.factory(kind).create())
+        return self._engines[kind]
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def engine(database_factory: DatabaseFactory) -> Iterator[Engine]:
+def databases(scratch_dir: Path, request: pytest.FixtureRequest) -> Iterator[Databases]:
+    held = Databases(scratch_dir, request)
+    yield held
+    held.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_factory(db_kind: str, databases: Databases) -> DatabaseFactory:
+    return databases.factory(db_kind)
+
+
+@pytest.fixture(scope="session")
+def engine(db_kind: str, databases: Databases) -> Engine:
     """The shared, migrated database of this engine kind (tests roll back their changes)."""
-    url = database_factory.create()
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    return databases.engine(db_kind)
 
 
 @pytest.fixture
