@@ -20,8 +20,11 @@ rows, allotment totals and overage totals obey the real rules), then cloned in b
 SQLAlchemy core inserts and fresh ids; the load time is printed apart from the run.
 
     .venv/bin/python bench/billing_run.py [--contracts 10000] [--entries 3] [--workers 1,2]
-        [--no-sqlite] [--no-postgres] [--no-documents] [--dry-run] [--json]
+        [--no-sqlite] [--no-postgres] [--no-documents] [--dry-run] [--cold-workers] [--json]
 
+PostgreSQL workers are standing (started and connected before the run starts, as in
+production); `--cold-workers` starts them with the run, so their start-up counts; SQLite's one
+worker always starts with the run.
 `--no-documents` leaves rendering out (issuing only: the workers render in-process, and only
 when no chunk waits, and are stopped once every invoice is issued).
 `--json` prints, as the last line, `{"runs": [{"engine", "workers", "contracts", "floor_s",
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -385,6 +389,25 @@ def dry_run_seconds(url: str, contracts: int, *, chunk: int) -> float:
     return elapsed
 
 
+def _wait_until_connected(
+    engine: sa.Engine, workers: int, processes: list[subprocess.Popen[str]]
+) -> None:
+    """Until every standing worker has polled once (and so holds a pooled connection)."""
+    deadline = time.monotonic() + 120
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one() >= workers:
+                return
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError("a standing worker exited before the run started")
+        time.sleep(0.05)
+    raise RuntimeError("the standing workers did not connect within 120 s")
+
+
 def run_workers(
     url: str,
     contracts: int,
@@ -394,6 +417,7 @@ def run_workers(
     documents: bool,
     chunk: int,
     dry_run: bool = False,
+    cold: bool = False,
 ) -> Run:
     """W worker processes on a run started here (W = 0: this process, `work_run`)."""
     floor = floor_seconds(url)
@@ -410,18 +434,30 @@ def run_workers(
     processes: list[subprocess.Popen[str]] = []
     peak = 0.0
     try:
+        # The workers stand ready before the run starts, as `hourglass serve`'s background
+        # worker and standing `hourglass billing worker`s do in production: their start-up
+        # (imports, ~1-2 s) is not the run's. Their first idle poll after the start (<= 1 s)
+        # is. `--cold-workers` starts them with the run instead (and they exit when idle).
+        command = [str(HOURGLASS), "billing", "worker"] + (["--exit-when-idle"] if cold else [])
+        spawn = lambda: processes.append(  # noqa: E731
+            subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # the worker and its renderers, stopped together
+            )
+        )
+        if not cold:
+            for _ in range(workers):
+                spawn()
+            _wait_until_connected(engine, workers, processes)
         started = time.perf_counter()
         run_id = flows.start_run(factory, parse_month(PERIOD), now=datetime.now(UTC))
-        for _ in range(workers):
-            processes.append(
-                subprocess.Popen(
-                    [str(HOURGLASS), "billing", "worker", "--exit-when-idle"],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
+        if cold:
+            for _ in range(workers):
+                spawn()
         issued_at = None
         while True:
             with engine.connect() as conn:
@@ -443,11 +479,14 @@ def run_workers(
             time.sleep(0.05)
         finished = time.perf_counter()
         for process in processes:
-            if not documents:
-                process.terminate()
+            if not documents or not cold:
+                os.killpg(process.pid, signal.SIGTERM)
             _, err = process.communicate()
             assert process.returncode in (0, -15), err
     finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
         engine.dispose()
     assert issued_at is not None
     one_each, gapless = check(url, contracts)
@@ -478,6 +517,12 @@ def main() -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="also time a dry run through the API, per run"
     )
+    parser.add_argument(
+        "--cold-workers",
+        action="store_true",
+        help="PostgreSQL: start the workers with the run (their start-up counts) instead of"
+        " before it",
+    )
     parser.add_argument("--json", action="store_true", help="a JSON summary on the last line")
     args = parser.parse_args()
     documents = not args.no_documents
@@ -499,6 +544,7 @@ def main() -> None:
                     documents=documents,
                     chunk=args.chunk,
                     dry_run=args.dry_run,
+                    cold=True,  # one file: no standing worker to wait for
                 )
             )
             print(runs[-1].report(), flush=True)
@@ -526,6 +572,7 @@ def main() -> None:
                         documents=documents,
                         chunk=args.chunk,
                         dry_run=args.dry_run,
+                        cold=args.cold_workers,
                     )
                 )
                 print(runs[-1].report(), flush=True)
