@@ -27,7 +27,7 @@ RATES = ("overage", "on_demand", "late")
 Row = dict[str, Any]
 
 
-def _row(
+def ledger_row(
     *,
     contract_id: int,
     kind: str,
@@ -52,10 +52,10 @@ def _row(
     }
 
 
-def _allotment_row(
+def allotment_ledger_row(
     allotment: Allotment, *, kind: str, minutes: int, work_entry_id: int | None, reason: str
 ) -> Row:
-    return _row(
+    return ledger_row(
         contract_id=allotment.contract_id,
         kind=kind,
         minutes=minutes,
@@ -183,7 +183,9 @@ def grant(session: Session, allotment: Allotment, minutes: int, *, reason: str) 
         raise ValueError("cannot take back more minutes than remain")
     _append(
         session,
-        _allotment_row(allotment, kind="grant", minutes=minutes, work_entry_id=None, reason=reason),
+        allotment_ledger_row(
+            allotment, kind="grant", minutes=minutes, work_entry_id=None, reason=reason
+        ),
         allotment,
     )
     allotment.granted_minutes += minutes
@@ -219,7 +221,7 @@ def expire(
         raise ValueError("can only expire remaining minutes")
     _append(
         session,
-        _allotment_row(
+        allotment_ledger_row(
             allotment, kind="expire", minutes=minutes, work_entry_id=work_entry_id, reason=reason
         ),
         allotment,
@@ -312,7 +314,7 @@ def use_many(
         if minutes:
             _append(
                 session,
-                _allotment_row(
+                allotment_ledger_row(
                     allotment,
                     kind="use",
                     minutes=minutes,
@@ -347,7 +349,7 @@ def overage_many(
         if minutes:
             _append(
                 session,
-                _row(
+                ledger_row(
                     contract_id=contract_id,
                     kind="overage",
                     minutes=minutes,

@@ -30,6 +30,7 @@ from ledger.bulk import insert_rows, insert_rows_ids, one_of, update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.hours.allotments import contract_periods, last_grantable_day, prorated_minutes
+from ledger.hours.book import allotment_ledger_row, ledger_row
 from ledger.hours.closing import period_has_ended
 from ledger.hours.models import Allotment, ClosedPeriod, LedgerEntry
 from ledger.periods import Period, local_midnight, period_containing
@@ -115,12 +116,11 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
                 expired.append(
                     (
                         allotment,
-                        _entry(
-                            contract_id=allotment.contract_id,
+                        allotment_ledger_row(
+                            allotment,
                             kind="expire",
                             minutes=allotment.remaining_minutes,
-                            period_start=allotment.period_start,
-                            allotment_id=allotment.id,
+                            work_entry_id=None,
                             reason="period_end",
                         ),
                     )
@@ -203,12 +203,13 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
             session,
             _LEDGER,
             [
-                _entry(
+                ledger_row(
                     contract_id=new["contract_id"],
                     kind="grant",
                     minutes=minutes,
                     period_start=new["period_start"],
                     allotment_id=allotment_id,
+                    work_entry_id=None,
                     reason="period_start",
                 )
                 for (new, minutes), allotment_id in zip(granted, allotment_ids, strict=True)
@@ -233,26 +234,3 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
 
 
 _LEDGER: sa.Table = LedgerEntry.__table__  # type: ignore[attr-defined]
-
-
-def _entry(
-    *,
-    contract_id: int,
-    kind: str,
-    minutes: int,
-    period_start: date,
-    allotment_id: int | None,
-    reason: str,
-) -> dict[str, Any]:
-    """A ledger row as `LedgerEntry(...)` would fill it (no work entry, no rate)."""
-    return {
-        "contract_id": contract_id,
-        "kind": kind,
-        "minutes": minutes,
-        "period_start": period_start,
-        "allotment_id": allotment_id,
-        "work_entry_id": None,
-        "rate": None,
-        "reason": reason,
-        "created_at": utcnow(),
-    }
