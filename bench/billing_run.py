@@ -439,16 +439,19 @@ def run_workers(
         # (imports, ~1-2 s) is not the run's. Their first idle poll after the start (<= 1 s)
         # is. `--cold-workers` starts them with the run instead (and they exit when idle).
         command = [str(HOURGLASS), "billing", "worker"] + (["--exit-when-idle"] if cold else [])
-        spawn = lambda: processes.append(  # noqa: E731
-            subprocess.Popen(
-                command,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,  # the worker and its renderers, stopped together
+
+        def spawn() -> None:
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,  # the worker and its renderers, stopped together
+                )
             )
-        )
+
         if not cold:
             for _ in range(workers):
                 spawn()
