@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.tokens import Principal, Role, authenticate
 from app.idempotency.context import current_claim
@@ -18,32 +21,64 @@ READ_ONLY = {"hourglass_read_only": True}
 AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request: committed when the route returns, rolled back on any error.
 
     Declared with scope="function" so the commit happens before the response is sent: a
     failed commit can never follow a 2xx.
+
+    `async`, though the work is not: opening a session does no I/O (its connection is taken
+    at its first statement, in the route's thread), so only the commit of a write goes to the
+    thread pool. A sync generator cost two thread-pool hops on every request (issue #12).
     """
-    session: Session = request.app.state.session_factory()
+    reading = request.method in READ_METHODS
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    readers = read_factory(factory) if reading else None
+    session = (readers or factory)()
     claim = current_claim.get()
     if claim is not None:
         claim.session = session  # a keyed write stores its response in this transaction
     try:
-        if request.method in READ_METHODS:
-            # A GET never writes (SPEC "Security"): on SQLite its transaction begins deferred,
-            # so a read never takes (or waits for) the write lock. (PostgreSQL reads take no
-            # row locks: the services only lock in writes.) On PostgreSQL it runs in
-            # autocommit, as the token lookup does: under READ COMMITTED each statement reads
-            # its own snapshot inside a transaction too, so BEGIN and COMMIT only cost two
-            # round trips (of a balance's five).
-            session.connection(execution_options=_lookup_options(session))
+        if reading and readers is None:  # bound to a connection (tests): set the options on it
+            await run_in_threadpool(session.connection, execution_options=_read_options(session))
         yield session
-        session.commit()
+        if not reading and session.in_transaction():
+            await run_in_threadpool(session.commit)
     except BaseException:
-        session.rollback()
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.rollback)
         raise
     finally:
+        # A read's transaction (SQLite: a deferred BEGIN; PostgreSQL: autocommit) ends here
+        # with nothing to keep: closing hands the connection back without a round trip.
         session.close()
+
+
+_READ_FACTORIES: weakref.WeakKeyDictionary[sessionmaker[Session], sessionmaker[Session]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_factory(factory: sessionmaker[Session]) -> sessionmaker[Session] | None:
+    """Sessions that read, for GETs and token lookups: on a copy of the engine (the same pool)
+    with the read options set on every connection it hands out, so no statement is spent
+    setting them. A read never takes the write lock (SQLite: a deferred BEGIN); on PostgreSQL
+    it runs in autocommit, each statement with no BEGIN and ROLLBACK around it, two round
+    trips fewer per request. None for a factory bound to a connection (a test's transaction).
+    """
+    if not isinstance(factory, sessionmaker):
+        return None  # a test's own factory
+    readers = _READ_FACTORIES.get(factory)
+    if readers is None:
+        bind = factory.kw.get("bind")
+        if not isinstance(bind, Engine):
+            return None
+        options = _options_for(bind)
+        kw = {k: v for k, v in factory.kw.items() if k != "bind"}
+        readers = sessionmaker(bind=bind.execution_options(**options), class_=factory.class_, **kw)
+        _READ_FACTORIES[factory] = readers
+    return readers
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -73,9 +108,12 @@ def principal_of(request: Request) -> Principal:
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    session: Session = request.app.state.session_factory()
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    readers = read_factory(factory)
+    session: Session = (readers or factory)()
     try:
-        session.connection(execution_options=_lookup_options(session))
+        if readers is None:
+            session.connection(execution_options=_read_options(session))
         principal = authenticate(session, token.strip())
         session.rollback()
     finally:
@@ -87,14 +125,15 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def _lookup_options(session: Session) -> dict[str, object]:
-    """A lookup never takes the write lock (SQLite: a deferred BEGIN). On PostgreSQL it runs
-    in autocommit, one statement with no BEGIN and ROLLBACK around it: two round trips fewer
-    on every request. (Not on a session bound to a connection already in a transaction.)"""
+def _read_options(session: Session) -> dict[str, object]:
+    """A factory `read_factory` cannot copy: the options are set on the session's connection
+    (not autocommit on one bound to a connection already in a transaction)."""
     bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-        return READ_ONLY | AUTOCOMMIT
-    return READ_ONLY
+    return _options_for(bind) if isinstance(bind, Engine) else READ_ONLY
+
+
+def _options_for(engine: Engine) -> dict[str, object]:
+    return READ_ONLY | (AUTOCOMMIT if engine.dialect.name == "postgresql" else {})
 
 
 def require(*roles: Role) -> Callable[..., Principal]:

@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         tokens,
     ):
         app.include_router(module.router)
-    idempotency.install(app)  # last: it wraps every write route included above
+    idempotency.install(app)  # last: it wraps every route included above
     install_openapi(app)
     observe_requests(app)
     return app

@@ -3,9 +3,9 @@
 `idempotency_claim` is an application-level dependency, so it runs first on every route, those
 added later included. On a POST/PUT/PATCH/DELETE that carries a key and a bearer token it claims
 the key for that token. The claim commits on its own, before the request's unit of work begins,
-so a second request with the same key sees it at once (in flight → 409). The route's endpoint is
-wrapped (`ensure_wrapped`) so that its response is serialised before the request's session
-commits and stored in that same transaction: a replay can never disagree with what was written.
+so a second request with the same key sees it at once (in flight → 409). Every route's endpoint
+builds its own response (`app.endpoint_responses`) before the request's session commits; a keyed
+write's is stored in that same transaction: a replay can never disagree with what was written.
 If the work fails, the claim is released and the key can be used again.
 """
 
@@ -14,18 +14,16 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import inspect
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import ResponseValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +31,7 @@ from sqlmodel import col, delete, select
 from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import principal_of
+from app.endpoint_responses import wrap_routes
 from app.idempotency.context import current_claim
 from app.idempotency.models import IdempotencyKey
 from ledger.base import utcnow
@@ -235,108 +234,19 @@ IdempotencyClaim = Depends(idempotency_claim, scope="function")
 is set up first and torn down last, after the request's transaction has rolled back."""
 
 
-def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    """Every APIRoute, also those of included routers (kept as branches by FastAPI)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        original = getattr(route, "original_router", None)
-        if original is not None:
-            yield from _api_routes(original.routes)
-
-
-def write_routes(app: FastAPI) -> Iterator[APIRoute]:
-    for route in _api_routes(list(app.router.routes)):
-        if route.methods & WRITE_METHODS:
-            yield route
-
-
-def ensure_wrapped(route: APIRoute) -> None:
-    """Wrap a write route's endpoint so its response is stored with the work (once per route).
-
-    The endpoint itself is replaced (and the route's dependant call), before any request: FastAPI
-    builds each inclusion's handler from `route.endpoint` on first use.
-    """
-    call = route.endpoint
-    if getattr(call, "__hourglass_idempotent__", False):
-        return
-    if inspect.isgeneratorfunction(call) or inspect.isasyncgenfunction(call):
-        return  # streaming endpoints are not replayable
-    wrapped = _wrapped(route, call)
-    route.endpoint = wrapped
-    route.dependant.call = wrapped
-
-
-def _wrapped(route: APIRoute, call: Callable[..., Any]) -> Callable[..., Any]:
-    wrapper: Callable[..., Any]
-    if inspect.iscoroutinefunction(call):
-
-        async def async_wrapper(**kwargs: Any) -> Any:
-            return _respond(route, await call(**kwargs), kwargs)
-
-        wrapper = async_wrapper
-    else:
-
-        def sync_wrapper(**kwargs: Any) -> Any:
-            return _respond(route, call(**kwargs), kwargs)
-
-        wrapper = sync_wrapper
-    functools.update_wrapper(wrapper, call)
-    wrapper.__hourglass_idempotent__ = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _respond(route: APIRoute, result: Any, kwargs: dict[str, Any]) -> Any:
-    """Serialise the result as FastAPI would, store it with the claim, return the Response."""
+def store_with_claim(response: Response) -> None:
+    """`endpoint_responses`' hook: a keyed write's response is stored with its claim, in the
+    request's transaction, before that commits (a replay can never disagree with the work)."""
     claim = _active.get()
     if claim is None or claim.completed:
-        return result
-    if isinstance(result, StreamingResponse):
-        return result
-    if isinstance(result, Response):
-        claim.complete(result.status_code, bytes(result.body), result.headers.get("content-type"))
-        return result
-    sub_response = (
-        kwargs.get(route.dependant.response_param_name)
-        if route.dependant.response_param_name
-        else None
-    )
-    status = (getattr(sub_response, "status_code", None) or route.status_code) or 200
-    content = _serialise(route, result)
-    response = Response(content=content, status_code=status, media_type="application/json")
-    if status in (204, 304) or status < 200:
-        response = Response(status_code=status)
-    if isinstance(sub_response, Response):
-        response.headers.raw.extend(
-            (k, v) for k, v in sub_response.headers.raw if k.lower() != b"content-length"
-        )
-    claim.complete(status, bytes(response.body), response.headers.get("content-type"))
-    return response
-
-
-def _serialise(route: APIRoute, result: Any) -> bytes:
-    response_field = route.response_field
-    if response_field is None:
-        return bytes(JSONResponse(jsonable_encoder(result)).body)
-    value, errors = response_field.validate(result, {}, loc=("response",))
-    if errors:
-        raise ResponseValidationError(errors=errors, body=result)
-    return response_field.serialize_json(
-        value,
-        include=route.response_model_include,
-        exclude=route.response_model_exclude,
-        by_alias=route.response_model_by_alias,
-        exclude_unset=route.response_model_exclude_unset,
-        exclude_defaults=route.response_model_exclude_defaults,
-        exclude_none=route.response_model_exclude_none,
-    )
+        return
+    claim.complete(response.status_code, bytes(response.body), response.headers.get("content-type"))
 
 
 def install(app: FastAPI) -> None:
-    """Wrap every write route known now (others are wrapped on their first keyed request) and
+    """Have every route build its own response and store a keyed write's with its claim, and
     turn replays into responses. The claim itself is `IdempotencyClaim`, an app dependency."""
-    for route in write_routes(app):
-        ensure_wrapped(route)
+    wrap_routes(app, store_with_claim)
 
     @app.exception_handler(IdempotentReplay)
     async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
