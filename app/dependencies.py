@@ -141,9 +141,14 @@ def require(*roles: Role) -> Callable[..., Principal]:
 
     allowed = frozenset(roles)
 
-    # `async`, though it awaits nothing: a plain function would be sent to the thread pool and
-    # back, a round trip between threads on every request for a set lookup (issue #12).
-    async def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    # `async`, with the token lookup sent to the thread pool from here: as a plain function
+    # depending on `get_principal` it was one more dependency to solve and one more trip
+    # between threads on every request, for a set lookup (issue #12).
+    async def _check(
+        request: Request,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+    ) -> Principal:
+        principal = await run_in_threadpool(principal_of, request)
         if principal.role not in allowed:
             raise HTTPException(403, f"a {principal.role.value} token cannot do this")
         return principal

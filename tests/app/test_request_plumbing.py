@@ -70,12 +70,12 @@ def test_a_read_and_a_write_take_only_the_thread_trips_they_need(
     trips = _trips(monkeypatch)
     response = client.get(f"/v1/contracts/{contract_id}/balance", headers=headers)
     assert response.status_code == 200, response.text
-    assert len(trips) == 2 and trips[0] == "get_principal", trips  # then the endpoint
+    assert len(trips) == 2 and trips[0] == "principal_of", trips  # then the endpoint
     trips.clear()
     entry = {"worked_on": "2026-01-05", "minutes": 30, "ticket_ref": "T-1", "level": 1}
     response = client.post(f"/v1/contracts/{contract_id}/work-entries", json=entry, headers=headers)
     assert response.status_code == 201, response.text
-    assert len(trips) == 3 and trips[0] == "get_principal" and trips[2] == "commit", trips
+    assert len(trips) == 3 and trips[0] == "principal_of" and trips[2] == "commit", trips
 
 
 def test_a_read_runs_in_autocommit_on_postgresql_and_never_writes_on_sqlite(
