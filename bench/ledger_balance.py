@@ -9,23 +9,32 @@ over 120 monthly periods ending with the current month. Each month gets its gran
 entries of 15 min … 2 h drawing on the allotment and then overage (an entry straddling the
 end of the allotment is two rows), and, for months already over, the expiry of what was left
 and the closed period. Rows are written in bulk with SQLAlchemy core (explicit ids, consistent
-running totals), then the whole ledger is audited with `tests/ledger/hours/invariants.py`.
+running totals), then the whole ledger is audited (`audit`: every allotment's totals and each
+period's overage against the sums of their rows).
 
 Measuring: every size is filled first (then VACUUM and a checkpoint on PostgreSQL, so no
-autovacuum of the fill runs during a measurement), then the real app (`create_app`) in-process
-through FastAPI's TestClient with a finance token reads each size's balance `--requests` times
-after a warm-up, all sizes and the floor in one loop (shuffled within each round): p50/p99 in
-ms. Beside them, from the same loop: the floor (`GET /health` through the same client: the
-framework's own cost, no token, no query) and one SQL `SUM` over the contract's ledger (what a
-balance would cost without totals).
+autovacuum of the fill runs during a measurement), then each size's balance is read
+`--requests` times with a finance token after a warm-up, all sizes and the floor in one loop
+(shuffled within each round): p50/p99 in ms. The client, by default, is what a client of the
+service sees: `hourglass serve --workers N` (`--workers`, 1 by default) on the filled database,
+read through one keep-alive `http.client` connection with TCP_NODELAY. `--in-process` is the
+first way: the real app (`create_app`) in this process through FastAPI's TestClient, whose
+anyio portal thread and httpx transport add ~2-3 ms a request that no client pays. Beside them,
+from the same loop: the floor (`GET /health` through the same client: the framework's own
+cost, no token, no query) and one SQL `SUM` over the contract's ledger (what a balance would
+cost without totals). Through the server, after the loop: the server's CPU per request (all
+its processes, from `/proc`), `--requests` balances of each size back to back, then as many
+`/health` (`--no-cpu` skips it).
 
     .venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
     .venv/bin/python bench/ledger_balance.py --postgres --json  # throwaway PostgreSQL
     .venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
+    .venv/bin/python bench/ledger_balance.py --postgres --json --in-process     # TestClient
 
 `--json` prints one JSON object on the last line: `{"engine", "sizes": [{"ledger_entries",
-"p50_ms", "p99_ms", "floor_p50_ms", "floor_p99_ms", "sum_ms"}], "p99_ratio"}` (p99 at the
-largest size ÷ p99 at the smallest).
+"p50_ms", "p99_ms", "floor_p50_ms", "floor_p99_ms", "sum_ms"[, "server_cpu_ms",
+"floor_server_cpu_ms"]}], "p99_ratio", "client"}` (p99 at the largest size ÷ p99 at the
+smallest; `client` is "http" or "in-process"; the CPU keys only through the server).
 """
 
 from __future__ import annotations
