@@ -24,7 +24,7 @@ from the same loop: the floor (`GET /health` through the same client: the framew
 cost, no token, no query) and one SQL `SUM` over the contract's ledger (what a balance would
 cost without totals). Through the server, after the loop: the server's CPU per request (all
 its processes, from `/proc`), `--requests` balances of each size back to back, then as many
-`/health` (`--no-cpu` skips it).
+`/health`, the median of three such passes (`--no-cpu` skips it).
 
     .venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
     .venv/bin/python bench/ledger_balance.py --postgres --json  # throwaway PostgreSQL
