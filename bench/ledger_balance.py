@@ -9,23 +9,32 @@ over 120 monthly periods ending with the current month. Each month gets its gran
 entries of 15 min … 2 h drawing on the allotment and then overage (an entry straddling the
 end of the allotment is two rows), and, for months already over, the expiry of what was left
 and the closed period. Rows are written in bulk with SQLAlchemy core (explicit ids, consistent
-running totals), then the whole ledger is audited with `tests/ledger/hours/invariants.py`.
+running totals), then the whole ledger is audited (`audit`: every allotment's totals and each
+period's overage against the sums of their rows).
 
 Measuring: every size is filled first (then VACUUM and a checkpoint on PostgreSQL, so no
-autovacuum of the fill runs during a measurement), then the real app (`create_app`) in-process
-through FastAPI's TestClient with a finance token reads each size's balance `--requests` times
-after a warm-up, all sizes and the floor in one loop (shuffled within each round): p50/p99 in
-ms. Beside them, from the same loop: the floor (`GET /health` through the same client: the
-framework's own cost, no token, no query) and one SQL `SUM` over the contract's ledger (what a
-balance would cost without totals).
+autovacuum of the fill runs during a measurement), then each size's balance is read
+`--requests` times with a finance token after a warm-up, all sizes and the floor in one loop
+(shuffled within each round): p50/p99 in ms. The client, by default, is what a client of the
+service sees: `hourglass serve --workers N` (`--workers`, 1 by default) on the filled database,
+read through one keep-alive `http.client` connection with TCP_NODELAY. `--in-process` is the
+first way: the real app (`create_app`) in this process through FastAPI's TestClient, whose
+anyio portal thread and httpx transport add ~2-3 ms a request that no client pays. Beside them,
+from the same loop: the floor (`GET /health` through the same client: the framework's own
+cost, no token, no query) and one SQL `SUM` over the contract's ledger (what a balance would
+cost without totals). Through the server, after the loop: the server's CPU per request (all
+its processes, from `/proc`), `--requests` balances of each size back to back, then as many
+`/health`, the median of three such passes (`--no-cpu` skips it).
 
     .venv/bin/python bench/ledger_balance.py                    # SQLite, temp file
     .venv/bin/python bench/ledger_balance.py --postgres --json  # throwaway PostgreSQL
     .venv/bin/python bench/ledger_balance.py --database-url postgresql://… --sizes 10000
+    .venv/bin/python bench/ledger_balance.py --postgres --json --in-process     # TestClient
 
 `--json` prints one JSON object on the last line: `{"engine", "sizes": [{"ledger_entries",
-"p50_ms", "p99_ms", "floor_p50_ms", "floor_p99_ms", "sum_ms"}], "p99_ratio"}` (p99 at the
-largest size ÷ p99 at the smallest).
+"p50_ms", "p99_ms", "floor_p50_ms", "floor_p99_ms", "sum_ms"[, "server_cpu_ms",
+"floor_server_cpu_ms"]}], "p99_ratio", "client"}` (p99 at the largest size ÷ p99 at the
+smallest; `client` is "http" or "in-process"; the CPU keys only through the server).
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -64,6 +75,7 @@ from bench.ledger_support import (
     finance_token,
     percentile,
 )
+from bench.support import hourglass_serve, keep_alive_connection, process_tree_cpu_seconds
 from ledger.hours.models import (
     Allotment,
     ClosedPeriod,
@@ -307,38 +319,69 @@ def settle(engine: Engine) -> None:
     gc.collect()
 
 
+Get = Callable[[str, dict[str, str]], tuple[int, str]]
+
+
+@contextmanager
+def in_process_client(engine: Engine, url: str) -> Iterator[tuple[Get, int | None]]:
+    """The real app in this process through FastAPI's TestClient (anyio portal thread + httpx
+    transport: ~2-3 ms a request that no client of the service pays); no server process."""
+    app = create_app(Settings(database_url=url), engine=engine)
+    with TestClient(app) as client:
+
+        def get(path: str, headers: dict[str, str]) -> tuple[int, str]:
+            response = client.get(path, headers=headers)
+            return response.status_code, response.text
+
+        yield get, None
+
+
+@contextmanager
+def http_client(url: str, *, workers: int) -> Iterator[tuple[Get, int | None]]:
+    """`hourglass serve --workers N` on the filled database, read through one keep-alive
+    `http.client` connection (TCP_NODELAY): what a client of the service sees."""
+    with hourglass_serve(url, workers=workers) as (port, server):
+        connection = keep_alive_connection(port)
+        try:
+
+            def get(path: str, headers: dict[str, str]) -> tuple[int, str]:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                return response.status, response.read().decode()
+
+            yield get, server.pid
+        finally:
+            connection.close()
+
+
 def measure_balances(
-    engine: Engine, url: str, contract_ids: list[int], *, requests: int
+    get: Get, token: str, contract_ids: list[int], *, requests: int
 ) -> list[Latency]:
     """Each contract's balance latency, and the floor (`GET /health`), measured in one loop:
     every round reads each contract's balance once and the floor once, in a shuffled order,
     so a burst of load on this shared machine falls on every size alike and the ratio of two
     sizes' p99 compares the same moments. (Measured one size after the other, as before, the
     ratio swung between 0.63 and 1.36 from run to run with the load.)"""
-    with unit_of_work(session_factory(engine)) as session:
-        token = finance_token(session)
-    app = create_app(Settings(database_url=url), engine=engine)
     headers = {"Authorization": f"Bearer {token}"}
     paths = [f"/v1/contracts/{contract_id}/balance" for contract_id in contract_ids]
     samples: list[list[float]] = [[] for _ in paths]
     floor: list[float] = []
     order = random.Random(12)
-    with TestClient(app) as client:
-        for _ in range(max(10, requests // 10)):  # warm-up: plans, pools, caches
-            for path in paths:
-                assert client.get(path, headers=headers).status_code == 200
-        for _ in range(requests):
-            steps = list(range(len(paths) + 1))
-            order.shuffle(steps)
-            for step in steps:
-                started = time.perf_counter()
-                if step == len(paths):
-                    assert client.get("/health").status_code == 200
-                    floor.append((time.perf_counter() - started) * 1000)
-                    continue
-                response = client.get(paths[step], headers=headers)
-                samples[step].append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.text
+    for _ in range(max(10, requests // 10)):  # warm-up: plans, pools, caches
+        for path in paths:
+            assert get(path, headers)[0] == 200
+    for _ in range(requests):
+        steps = list(range(len(paths) + 1))
+        order.shuffle(steps)
+        for step in steps:
+            started = time.perf_counter()
+            if step == len(paths):
+                assert get("/health", {})[0] == 200
+                floor.append((time.perf_counter() - started) * 1000)
+                continue
+            status, text = get(paths[step], headers)
+            samples[step].append((time.perf_counter() - started) * 1000)
+            assert status == 200, text
     return [
         Latency(
             p50=percentile(taken, 0.50),
@@ -349,6 +392,33 @@ def measure_balances(
         )
         for taken in samples
     ]
+
+
+CPU_PASSES = 3
+
+
+def server_cpu_per_request(
+    get: Get, pid: int, token: str, contract_ids: list[int], *, requests: int
+) -> tuple[list[float], float]:
+    """The server's CPU ms per request (all its processes and threads, from `/proc`), after
+    the latency loop: `requests` balance reads of one contract back to back with the CPU read
+    before and after, for each contract and then as many `GET /health` (the framework's
+    share); `CPU_PASSES` passes over them in turn, the median pass per path (one pass alone
+    swung by a third on SQLite under load). The server's idle background threads (billing
+    worker, notifications: 3-7 ms CPU a second, measured) are in every figure alike; the clock
+    tick (10 ms) over `requests` reads bounds the resolution."""
+    headers = {"Authorization": f"Bearer {token}"}
+    targets = [(f"/v1/contracts/{i}/balance", headers) for i in contract_ids]
+    targets.append(("/health", {}))
+    passes: list[list[float]] = [[] for _ in targets]
+    for _ in range(CPU_PASSES):
+        for (path, with_headers), taken in zip(targets, passes, strict=True):
+            before = process_tree_cpu_seconds(pid)
+            for _ in range(requests):
+                assert get(path, with_headers)[0] == 200
+            taken.append((process_tree_cpu_seconds(pid) - before) * 1000 / requests)
+    medians = [statistics.median(taken) for taken in passes]
+    return medians[:-1], medians[-1]
 
 
 def time_sum_over_ledger(engine: Engine, contract_id: int) -> float:
@@ -412,6 +482,16 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=120, help="periods the entries span")
     parser.add_argument("--requests", type=int, default=200, help="balance reads per size")
     parser.add_argument("--no-audit", action="store_true", help="skip the consistency audit")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="read through FastAPI's TestClient in this process (the first way; ~2-3 ms more a "
+        "request) instead of `hourglass serve` over loopback HTTP",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="`hourglass serve` processes")
+    parser.add_argument(
+        "--no-cpu", action="store_true", help="skip the server CPU per request (HTTP only)"
+    )
     args = parser.parse_args()
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
 
@@ -419,7 +499,11 @@ def main() -> None:
     with database(args) as url:
         engine = make_engine(url)
         upgrade(engine)
-        print(f"engine: {engine.dialect.name}   months: {args.months}   requests: {args.requests}")
+        via = "in-process TestClient" if args.in_process else f"serve --workers {args.workers}"
+        print(
+            f"engine: {engine.dialect.name}   months: {args.months}   requests: {args.requests}"
+            f"   client: {via}"
+        )
         print(
             f"{'ledger entries':>15} {'work entries':>13} {'fill s':>8} {'audit s':>8}"
             f" {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'SUM(ledger) ms':>15}"
@@ -430,33 +514,59 @@ def main() -> None:
             audited = float("nan") if args.no_audit else audit(engine, filled.contract_id)
             filled_sizes.append((filled, audited))
         settle(engine)
-        latencies = measure_balances(
-            engine, url, [filled.contract_id for filled, _ in filled_sizes], requests=args.requests
+        with unit_of_work(session_factory(engine)) as session:
+            token = finance_token(session)
+        contract_ids = [filled.contract_id for filled, _ in filled_sizes]
+        client = (
+            in_process_client(engine, url)
+            if args.in_process
+            else http_client(url, workers=args.workers)
         )
-        for (filled, audited), latency in zip(filled_sizes, latencies, strict=True):
+        cpu: tuple[list[float], float] | None = None
+        with client as (get, server_pid):
+            latencies = measure_balances(get, token, contract_ids, requests=args.requests)
+            if server_pid is not None and not args.no_cpu:
+                cpu = server_cpu_per_request(
+                    get, server_pid, token, contract_ids, requests=args.requests
+                )
+        for index, ((filled, audited), latency) in enumerate(
+            zip(filled_sizes, latencies, strict=True)
+        ):
             summed = time_sum_over_ledger(engine, filled.contract_id)
             print(
                 f"{filled.ledger_entries:>15,} {filled.work_entries:>13,} {filled.seconds:>8.1f}"
                 f" {audited:>8.2f} {latency.p50:>8.2f} {latency.p99:>8.2f} {latency.mean:>8.2f}"
                 f" {summed:>15.1f}   floor (GET /health) p50 {latency.floor_p50:.2f} ms,"
-                f" p99 {latency.floor_p99:.2f} ms",
+                f" p99 {latency.floor_p99:.2f} ms"
+                + (
+                    ""
+                    if cpu is None
+                    else f"; server CPU {cpu[0][index]:.2f} ms/request (GET /health {cpu[1]:.2f})"
+                ),
                 flush=True,
             )
-            results.append(
-                {
-                    "ledger_entries": filled.ledger_entries,
-                    "p50_ms": round(latency.p50, 3),
-                    "p99_ms": round(latency.p99, 3),
-                    "floor_p50_ms": round(latency.floor_p50, 3),
-                    "floor_p99_ms": round(latency.floor_p99, 3),
-                    "sum_ms": round(summed, 3),
-                }
-            )
+            result: dict[str, Any] = {
+                "ledger_entries": filled.ledger_entries,
+                "p50_ms": round(latency.p50, 3),
+                "p99_ms": round(latency.p99, 3),
+                "floor_p50_ms": round(latency.floor_p50, 3),
+                "floor_p99_ms": round(latency.floor_p99, 3),
+                "sum_ms": round(summed, 3),
+            }
+            if cpu is not None:
+                result["server_cpu_ms"] = round(cpu[0][index], 3)
+                result["floor_server_cpu_ms"] = round(cpu[1], 3)
+            results.append(result)
         name = engine.dialect.name
         engine.dispose()
     if args.json:
         ratio = results[-1]["p99_ms"] / results[0]["p99_ms"] if results else None
-        print(json.dumps({"engine": name, "sizes": results, "p99_ratio": ratio}))
+        client_name = "in-process" if args.in_process else "http"
+        print(
+            json.dumps(
+                {"engine": name, "client": client_name, "sizes": results, "p99_ratio": ratio}
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
-"""What the benchmarks share: a throwaway PostgreSQL server and small data factories.
+"""What the benchmarks share: a throwaway PostgreSQL server, small data factories, and
+`hourglass serve` with a keep-alive client over loopback HTTP.
 
 Benchmarks import no test code (the suite must be free to change), so this is their own copy.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -194,3 +197,61 @@ def create_contract(
         **overrides,
     }
     return create(session, ContractCreate.model_validate(data))  # type: ignore[arg-type]
+
+
+# --- `hourglass serve` and a client of it over loopback HTTP -------------------------------------
+
+
+@contextmanager
+def hourglass_serve(url: str, *, workers: int = 1) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
+    """`hourglass serve --workers N` on a free loopback port with `url` as its database, until
+    it answers `/health`; yields `(port, process)`. The server is stopped (terminate, then kill
+    if it has not exited within 30 s) and waited for however the block ends."""
+    port = free_port()
+    hourglass = Path(sys.executable).with_name("hourglass")
+    server = subprocess.Popen(
+        [str(hourglass), "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=os.environ | {"HOURGLASS_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", server)
+        yield port, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+def keep_alive_connection(port: int) -> http.client.HTTPConnection:
+    """One connected keep-alive `http.client` connection to loopback `port`, TCP_NODELAY on:
+    a few µs of client CPU per request, and no Nagle delay on small requests."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.connect()
+    assert connection.sock is not None
+    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return connection
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process `pid` and every live descendant (its
+    threads included; Linux `/proc`): for `hourglass serve --workers N`, the supervisor and its
+    worker processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            # After the command name in parentheses (which may hold spaces): field 3 onwards.
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return total
