@@ -41,7 +41,6 @@ _SECRETS = [
 ]
 
 
-
 def _scoped(pattern: re.Pattern[str]) -> str:
     """A pattern as a group of one alternation (a leading `(?i)` becomes `(?i:…)`)."""
     source = pattern.pattern
