@@ -65,7 +65,7 @@ class BackgroundWorker:
         wakeup = Wakeup(None)
         try:
             while not self._stop.is_set():
-                engine = engine_of(self._factory())
+                engine = self._engine()
                 if engine is not source:  # the first loop, or the app's database swapped (tests)
                     wakeup.close()
                     source, wakeup = engine, Wakeup(engine)
@@ -74,6 +74,12 @@ class BackgroundWorker:
                 wakeup.wait(IDLE_SECONDS, self._stop)
         finally:
             wakeup.close()
+
+    def _engine(self) -> sa.Engine | None:
+        try:
+            return engine_of(self._factory())
+        except Exception:  # no database yet: the drain logs it; the wait is a sleep
+            return None
 
     def _drain_once(self) -> None:
         try:

@@ -176,3 +176,29 @@ def test_on_sqlite_the_wait_is_a_sleep() -> None:
     started = time.monotonic()
     assert waiting.wait(0.2) is False
     assert time.monotonic() - started >= 0.2
+
+
+def test_the_servers_thread_outlives_a_database_it_cannot_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_database() -> sessionmaker[Session]:
+        raise RuntimeError("no database yet")
+
+    monkeypatch.setattr(background, "IDLE_SECONDS", 0.01)
+    worker = BackgroundWorker(Settings(), factory=no_database)
+    drains = {"n": 0}
+    twice = threading.Event()
+
+    def drain() -> int:
+        drains["n"] += 1
+        if drains["n"] >= 2:
+            twice.set()
+        return 0
+
+    monkeypatch.setattr(worker, "drain", drain)
+    worker.start()
+    try:
+        assert twice.wait(PROMPT), "the thread ended on the unreachable database"
+    finally:
+        worker.stop(timeout=PROMPT)
+    assert worker._thread is not None and not worker._thread.is_alive()
