@@ -88,6 +88,8 @@ def reserve_ids(session: Session, wanted: Sequence[tuple[sa.Table, int]]) -> lis
     ids come back from `insert_rows_ids`."""
     if not _postgres(session):
         return None
+    if not any(count for _, count in wanted):
+        return [[] for _ in wanted]
     drawn = sa.union_all(
         *(
             sa.select(
