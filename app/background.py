@@ -3,7 +3,8 @@
 It runs the same `tick` as `hourglass billing worker`, so runs started through the API (or
 anywhere) are worked on by every server and worker process at once; when a tick finds nothing
 to bill it collects the payments the finished chunks queued. Off unless
-`HOURGLASS_BACKGROUND_WORKER` is on (`hourglass serve` turns it on).
+`HOURGLASS_BACKGROUND_WORKER` is on (`hourglass serve` turns it on). Idle, it waits
+`IDLE_SECONDS` or, on PostgreSQL, until work is announced (`invoices.runs.wakeup`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auto_billing import make_tick
 from app.billing import make_biller
 from app.payments import collect_after_run, gateway_from_settings
 from app.settings import Settings
+from invoices.runs.wakeup import Wakeup, engine_of
 from invoices.runs.worker import tick
 
 log = logging.getLogger("hourglass.billing")
@@ -58,14 +61,33 @@ class BackgroundWorker:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.drain()
-            except BrokenProcessPool:
-                # The renderer processes died under the tick: at shutdown the process group's
-                # SIGTERM reaches them before the server stops this thread. Their document jobs
-                # stay leased and are taken over; the next drain starts a fresh pool.
-                log.warning("document renderers ended during a tick; the next tick starts new ones")
-            except Exception:  # the thread must outlive a bad tick; the next one retries
-                log.exception("billing worker tick failed")
-            self._stop.wait(IDLE_SECONDS)
+        source: sa.Engine | None = None
+        wakeup = Wakeup(None)
+        try:
+            while not self._stop.is_set():
+                engine = self._engine()
+                if engine is not source:  # the first loop, or the app's database swapped (tests)
+                    wakeup.close()
+                    source, wakeup = engine, Wakeup(engine)
+                wakeup.listen()  # before the drain's look: a run committed after it wakes us
+                self._drain_once()
+                wakeup.wait(IDLE_SECONDS, self._stop)
+        finally:
+            wakeup.close()
+
+    def _engine(self) -> sa.Engine | None:
+        try:
+            return engine_of(self._factory())
+        except Exception:  # no database yet: the drain logs it; the wait is a sleep
+            return None
+
+    def _drain_once(self) -> None:
+        try:
+            self.drain()
+        except BrokenProcessPool:
+            # The renderer processes died under the tick: at shutdown the process group's
+            # SIGTERM reaches them before the server stops this thread. Their document jobs
+            # stay leased and are taken over; the next drain starts a fresh pool.
+            log.warning("document renderers ended during a tick; the next tick starts new ones")
+        except Exception:  # the thread must outlive a bad tick; the next one retries
+            log.exception("billing worker tick failed")

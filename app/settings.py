@@ -55,7 +55,7 @@ class Settings:
     log_format: str = "text"  # "text" | "json"
     # Billing runs: contracts per chunk transaction, and whether this process runs a background
     # worker (`hourglass serve` turns it on; tests and one-off commands leave it off).
-    billing_chunk_size: int = 200
+    billing_chunk_size: int = 500  # invoices.runs.chunks.DEFAULT_CHUNK
     background_worker: bool = False
     document_processes: int = 1  # processes rendering documents; load_settings: one per core
 
@@ -126,7 +126,9 @@ def load_settings() -> Settings:
         auto_billing=_flag(env.get("HOURGLASS_AUTO_BILLING")),
         metrics_public=_metrics_access(env.get("HOURGLASS_METRICS_PUBLIC")),
         log_format="json" if env.get("HOURGLASS_LOG_FORMAT", "").lower() == "json" else "text",
-        billing_chunk_size=max(1, int(env.get("HOURGLASS_BILLING_CHUNK_SIZE") or 200)),
+        billing_chunk_size=max(
+            1, int(env.get("HOURGLASS_BILLING_CHUNK_SIZE") or Settings.billing_chunk_size)
+        ),
         document_processes=max(1, int(env.get("HOURGLASS_DOCUMENT_PROCESSES") or _cores())),
         background_worker=env.get("HOURGLASS_BACKGROUND_WORKER", "").lower()
         in ("1", "true", "yes"),

@@ -64,6 +64,7 @@ from bench.support import (
     wait_for_health,
 )
 from invoices.runs import flows
+from invoices.runs.chunks import DEFAULT_CHUNK
 from ledger.contracts.models import Contract
 from ledger.hours.models import Allotment, LedgerEntry, PeriodOverage, WorkEntry
 from ledger.hours.schemas import WorkEntryCreate
@@ -513,7 +514,9 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=10_000)
     parser.add_argument("--entries", type=int, default=3, help="work entries per contract")
     parser.add_argument("--workers", default="1,2", help="PostgreSQL worker counts, e.g. 1,2")
-    parser.add_argument("--chunk", type=int, default=200, help="contracts per chunk")
+    parser.add_argument(
+        "--chunk", type=int, default=DEFAULT_CHUNK, help="contracts per chunk (the default's)"
+    )
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-documents", action="store_true", help="issuing only")

@@ -29,6 +29,7 @@ from invoices.notifications import events as notify
 from invoices.numbering import reserve_numbers
 from invoices.payments.models import PaymentOutbox
 from invoices.runs.models import DocumentJob
+from invoices.runs.wakeup import announce
 from ledger.base import utcnow
 from ledger.bulk import insert_rows, insert_rows_ids, update_by_id
 from ledger.customers.models import Customer
@@ -174,6 +175,7 @@ def issue_drafts(
             for d in drafts
         ],
     )
+    announce(session)  # idle workers render them once this commits
     outbox = [
         {
             "invoice_id": d.invoice.id,

@@ -34,6 +34,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from invoices.runs import flows
 from invoices.runs.models import BillingJob, BillingRun
+from invoices.runs.wakeup import announce
 from ledger.base import unit_of_work, utc_column
 from ledger.periods import add_months
 
@@ -188,6 +189,7 @@ def _reopen(
             .values(status="running", finished_at=None)
             .execution_options(synchronize_session=False)
         )
+        announce(session)
         return run_id
 
 

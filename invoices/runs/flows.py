@@ -26,6 +26,7 @@ from invoices.runs.completion import finalize_if_done, run_summary
 from invoices.runs.dry_run import preview_chunk
 from invoices.runs.models import BillingJob, BillingRun
 from invoices.runs.periods import check_period_billable, eligible_contracts
+from invoices.runs.wakeup import Wakeup, announce
 from invoices.runs.worker import tick as work_step
 from ledger.base import UTCDateTime, unit_of_work, utcnow
 from ledger.errors import NotFound
@@ -63,6 +64,7 @@ def start_run(factory: sessionmaker[Session], month: date, *, now: datetime) -> 
     period = month_period(month)
     check_period_billable(period, now)
     with unit_of_work(factory) as session:
+        announce(session)  # standing workers start on it at the commit, not at their next poll
         running = session.scalar(
             select(BillingRun)
             .where(
@@ -144,17 +146,23 @@ def work_any(
     found work.
 
     `tick` (auto billing: `app.auto_billing.make_tick`) is called before each step; `stop` ends
-    the loop between steps (the server's background thread at shutdown)."""
+    the loop between steps (the server's background thread at shutdown). Idle, it waits
+    `poll_seconds` or until work is announced (`invoices.runs.wakeup`), whichever is first."""
     worked = 0
-    while stop is None or not stop():
-        if tick is not None:
-            tick(biller)
-        if work_step(biller):
-            worked += 1
-            continue
-        if idle_exit:
-            return worked
-        time.sleep(poll_seconds)
+    wakeup = Wakeup.of(None if idle_exit else biller.factory)
+    wakeup.listen()  # before the first look: what is committed after it wakes the wait
+    try:
+        while stop is None or not stop():
+            if tick is not None:
+                tick(biller)
+            if work_step(biller):
+                worked += 1
+                continue
+            if idle_exit:
+                return worked
+            wakeup.wait(poll_seconds)
+    finally:
+        wakeup.close()
     return worked
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from ledger.base import utcnow
-from ledger.bulk import insert_rows, insert_rows_ids, one_of, update_by_id
+from ledger.bulk import insert_rows, insert_rows_ids, one_of, reserve_ids, update_by_id
 from ledger.catalog.models import Plan
 from ledger.contracts.models import Contract
 from ledger.hours.allotments import contract_periods, last_grantable_day, prorated_minutes
@@ -125,39 +125,6 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
                         ),
                     )
                 )
-    expire_ids = insert_rows_ids(session, _LEDGER, [entry for _, entry in expired])
-    insert_rows(
-        session,
-        ClosedPeriod.__table__,  # type: ignore[attr-defined]
-        [
-            {
-                "contract_id": cid,
-                "period_start": i.period.start,
-                "period_end": i.period.end,
-                "closed_at": utcnow(),
-            }
-            for cid, i in by_contract.items()
-        ],
-    )
-    # The allotments' new totals, written in one UPDATE at the end (not one per allotment).
-    moved: dict[int, dict[str, Any]] = {}
-
-    def totals(allotment: Allotment) -> dict[str, Any]:
-        assert allotment.id is not None
-        if allotment.id not in moved:
-            moved[allotment.id] = {name: getattr(allotment, name) for name in MOVED}
-            loaded[allotment.id] = allotment
-        return moved[allotment.id]
-
-    loaded: dict[int, Allotment] = {}
-    for (allotment, entry), entry_id in zip(expired, expire_ids, strict=True):
-        row = totals(allotment)
-        row["expired_minutes"] += entry["minutes"]
-        row["remaining_minutes"] -= entry["minutes"]
-        row["last_entry_id"] = entry_id
-    for allotment in closing:
-        totals(allotment)["closed"] = True
-
     # The next period's hours, as `ensure_allotments(through=period.end)` grants them.
     granted: list[tuple[dict[str, Any], int]] = []
     for cid, item in by_contract.items():
@@ -193,7 +160,28 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
                     minutes,
                 )
             )
-    if granted:
+
+    def grant_row(new: dict[str, Any], minutes: int, allotment_id: int) -> dict[str, Any]:
+        return ledger_row(
+            contract_id=new["contract_id"],
+            kind="grant",
+            minutes=minutes,
+            period_start=new["period_start"],
+            allotment_id=allotment_id,
+            work_entry_id=None,
+            reason="period_start",
+        )
+
+    # The allotments' new totals, written in one UPDATE at the end (not one per allotment).
+    moved: dict[int, dict[str, Any]] = {}
+    reserved = reserve_ids(
+        session,
+        [(Allotment.__table__, len(granted)), (_LEDGER, len(expired) + len(granted))],  # type: ignore[attr-defined]
+    )
+    if reserved is None:
+        # SQLite: the ids come back from each insert; a new allotment gets its totals after
+        # its grant is written.
+        expire_ids = insert_rows_ids(session, _LEDGER, [entry for _, entry in expired])
         allotment_ids = insert_rows_ids(
             session,
             Allotment.__table__,  # type: ignore[attr-defined]
@@ -203,15 +191,7 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
             session,
             _LEDGER,
             [
-                ledger_row(
-                    contract_id=new["contract_id"],
-                    kind="grant",
-                    minutes=minutes,
-                    period_start=new["period_start"],
-                    allotment_id=allotment_id,
-                    work_entry_id=None,
-                    reason="period_start",
-                )
+                grant_row(new, minutes, allotment_id)
                 for (new, minutes), allotment_id in zip(granted, allotment_ids, strict=True)
             ],
         )
@@ -222,6 +202,68 @@ def close_periods(session: Session, items: Sequence[ToClose], *, now: datetime) 
             row["granted_minutes"] += minutes
             row["remaining_minutes"] += minutes
             row["last_entry_id"] = entry_id
+    else:
+        # PostgreSQL: every id drawn at once, so a new allotment goes in with the totals its
+        # grant gives it (the rows an insert then an UPDATE left), and the expiries and grants
+        # in one COPY after the allotments they name.
+        allotment_ids, entry_ids = reserved
+        expire_ids, grant_ids = entry_ids[: len(expired)], entry_ids[len(expired) :]
+        insert_rows(
+            session,
+            Allotment.__table__,  # type: ignore[attr-defined]
+            [
+                new
+                | {
+                    "id": allotment_id,
+                    "granted_minutes": new["granted_minutes"] + minutes,
+                    "remaining_minutes": new["remaining_minutes"] + minutes,
+                    "last_entry_id": entry_id,
+                }
+                for (new, minutes), allotment_id, entry_id in zip(
+                    granted, allotment_ids, grant_ids, strict=True
+                )
+            ],
+        )
+        insert_rows(
+            session,
+            _LEDGER,
+            [entry | {"id": id_} for (_, entry), id_ in zip(expired, expire_ids, strict=True)]
+            + [
+                grant_row(new, minutes, allotment_id) | {"id": id_}
+                for (new, minutes), allotment_id, id_ in zip(
+                    granted, allotment_ids, grant_ids, strict=True
+                )
+            ],
+        )
+    insert_rows(
+        session,
+        ClosedPeriod.__table__,  # type: ignore[attr-defined]
+        [
+            {
+                "contract_id": cid,
+                "period_start": i.period.start,
+                "period_end": i.period.end,
+                "closed_at": utcnow(),
+            }
+            for cid, i in by_contract.items()
+        ],
+    )
+
+    def totals(allotment: Allotment) -> dict[str, Any]:
+        assert allotment.id is not None
+        if allotment.id not in moved:
+            moved[allotment.id] = {name: getattr(allotment, name) for name in MOVED}
+            loaded[allotment.id] = allotment
+        return moved[allotment.id]
+
+    loaded: dict[int, Allotment] = {}
+    for (allotment, entry), entry_id in zip(expired, expire_ids, strict=True):
+        row = totals(allotment)
+        row["expired_minutes"] += entry["minutes"]
+        row["remaining_minutes"] -= entry["minutes"]
+        row["last_entry_id"] = entry_id
+    for allotment in closing:
+        totals(allotment)["closed"] = True
     update_by_id(
         session,
         Allotment.__table__,  # type: ignore[attr-defined]

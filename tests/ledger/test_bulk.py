@@ -281,3 +281,31 @@ def test_one_of_is_in(session: Session) -> None:
     compiled = str(query.compile(session.get_bind()))
     if session.get_bind().dialect.name == "postgresql":
         assert "ANY" in compiled and compiled.count("%(") == 1, compiled
+
+
+def test_ids_for_several_tables_are_drawn_in_one_statement(session: Session) -> None:
+    """`reserve_ids`: on PostgreSQL the ids `insert_rows_ids` would give, ascending per table,
+    for several tables in one statement (none when nothing is wanted); None on SQLite."""
+    ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    connection = session.connection()
+    sa.event.listen(connection, "before_cursor_execute", record)
+    try:
+        reserved = bulk.reserve_ids(session, [(EVENTS, 3), (ledger, 5)])
+        empty = bulk.reserve_ids(session, [(EVENTS, 0), (ledger, 0)])
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", record)
+    if session.get_bind().dialect.name != "postgresql":
+        assert reserved is None and empty is None and not sent
+        return
+    assert reserved is not None and empty == [[], []]
+    events, entries = reserved
+    assert len(sent) == 1
+    assert len(events) == 3 and events == sorted(events) and len(set(events)) == 3
+    assert len(entries) == 5 and entries == sorted(entries) and len(set(entries)) == 5
+    after = insert_rows_ids(session, EVENTS, [_event(900)])
+    assert after[0] > max(events)

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
@@ -200,3 +202,45 @@ def test_a_period_that_has_not_ended_is_left_alone(
     item = ToClose(locked, plan_of(session, locked), month_period(parse_month("2026-01")))
     assert close_periods(session, [item], now=datetime(2026, 1, 31, 12, tzinfo=UTC)) == set()
     assert _rows(session, contract) == before
+
+
+def test_a_chunks_new_allotments_go_in_with_their_totals(
+    client: TestClient, finance: Headers, session: Session, connection: sa.Connection
+) -> None:
+    """On PostgreSQL every id is drawn in one statement and a new allotment is inserted with
+    the totals its grant gives it: the one UPDATE touches only the allotments that closed
+    (issue #12: the chunk's new allotments were inserted, then updated)."""
+    contracts = [_plain(client, finance) for _ in range(10)]
+    items = []
+    for contract in contracts:
+        locked = lock_contract(session, contract)
+        items.append(
+            ToClose(locked, plan_of(session, locked), month_period(parse_month("2026-01")))
+        )
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    postgres = connection.dialect.name == "postgresql"
+    updated = sa.text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'allotments'")
+    before = session.scalar(updated) if postgres else None
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert close_periods(session, items, now=CLOSE_NOW) == set(contracts)
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    if postgres:
+        assert session.scalar(updated) - before == len(contracts)  # the January allotments
+        assert sum("nextval" in s for s in sent) == 1, "\n".join(sent)
+    for contract in contracts:
+        assert_ledger_balances(session, contract)
+        february = session.scalars(
+            select(Allotment).where(
+                col(Allotment.contract_id) == contract,
+                col(Allotment.period_start) == parse_month("2026-02"),
+            )
+        ).one()
+        grant = session.get(LedgerEntry, february.last_entry_id)
+        assert grant is not None and grant.kind == "grant"
+        assert february.granted_minutes == february.remaining_minutes == grant.minutes > 0
