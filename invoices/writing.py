@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from invoices import lines as invoice_lines
+from invoices import parties
 from invoices.computation import Pending, settle_pending
 from invoices.issuer import IssuerDetails
 from invoices.models import Invoice, InvoiceLine
@@ -64,6 +65,7 @@ class InvoiceRow:
     issued_at: datetime | None = None
     voided_at: datetime | None = None
     created_at: datetime = field(default_factory=utcnow)
+    parties: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
         """Every column but the id."""
@@ -136,14 +138,16 @@ def issue_drafts(
     issue_date = now.date()
     number_of: dict[int, str] = {}
     due_of: dict[int, Any] = {}
+    parties_of: dict[int, dict[str, Any]] = {}  # the documents' parties as of issue
     for draft, number in zip(drafts, numbers, strict=True):
         assert draft.invoice.id is not None
         number_of[draft.invoice.id] = number
         due_of[draft.invoice.id] = issue_date + timedelta(days=draft.customer.payment_terms_days)
+        parties_of[draft.invoice.id] = parties.snapshot(draft.customer, issuer)
     update_by_id(
         session,
         Invoice.__table__,  # type: ignore[attr-defined]
-        {"number": number_of, "due_date": due_of},
+        {"number": number_of, "due_date": due_of, "parties": parties_of},
         same={"issue_date": issue_date, "status": "issued", "issued_at": now},
     )
     for draft in drafts:
@@ -155,6 +159,7 @@ def issue_drafts(
             "due_date": due_of[invoice.id],
             "status": "issued",
             "issued_at": now,
+            "parties": parties_of[invoice.id],
         }
         for name, value in issued.items():
             if isinstance(invoice, Invoice):
