@@ -125,8 +125,10 @@ def issue_drafts(
 ) -> None:
     """Issue drafts in order: their numbers come from one locked update of the sequence, in
     the caller's transaction, so they are gapless however many workers issue at once. Each
-    invoice gets a document job (its documents are rendered after the commit, by any worker:
-    `invoices.runs.documents`) and, when something is due, a payment outbox row.
+    invoice stores its parties as of now (`invoices.parties`: what its documents show of the
+    customer and the issuer) and gets a document job (its documents are rendered after the
+    commit, by any worker: `invoices.runs.documents`) and, when something is due, a payment
+    outbox row.
 
     The one place where invoices become issued (events about an issued invoice belong here)."""
     if not drafts:

@@ -1,8 +1,10 @@
 """Everything an invoice's (or credit note's) documents show, loaded in one go as plain data.
 
 `DocumentData` is frozen and holds no session, so `build_documents` can run in another process.
-It is built from the issued, immutable rows only (and the issuer passed in), so rendering it
-again gives the same bytes.
+It is built from the issued, immutable rows only, their parties (customer and issuer) as stored
+at issue (`invoices.parties`), so rendering it again, later or elsewhere, gives the same bytes.
+The issuer passed in and the customer row as it is now stand in only for a row issued before
+parties were stored.
 """
 
 from __future__ import annotations
