@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from invoices import documents
+from invoices import documents, parties
 from invoices import lines as invoice_lines
 from invoices.computation import REVERSE_CHARGE_NOTE, Pending, compute_period
 from invoices.issuer import IssuerDetails
@@ -298,6 +298,8 @@ def void_invoice(
         for line in originals
     ]
     assert invoice.id is not None
+    customer = session.get(Customer, invoice.customer_id)
+    assert customer is not None
     note = CreditNote(
         number=number,
         invoice_id=invoice.id,
@@ -308,6 +310,7 @@ def void_invoice(
         subtotal_minor=-invoice.subtotal_minor,
         tax_minor=-invoice.tax_minor,
         total_minor=-invoice.total_minor,
+        parties=parties.snapshot(customer, issuer),  # what its documents show, as of now
     )
     session.add(note)
     session.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -28,6 +29,11 @@ LINE_KINDS = (
     "adjustment",
 )
 PAYMENT_STATUSES = ("none", "pending", "succeeded", "failed")
+
+
+def parties_column() -> sa.Column[Any]:
+    """JSON whose None is SQL NULL (not JSON `null`): no parties stored."""
+    return sa.Column(sa.JSON(none_as_null=True), nullable=True)
 
 
 class Invoice(SQLModel, table=True):
@@ -69,6 +75,8 @@ class Invoice(SQLModel, table=True):
     issued_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     voided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    # The customer and issuer as of issue (`invoices.parties`), set when issued; None before.
+    parties: dict[str, Any] | None = Field(default=None, sa_column=parties_column())
 
 
 class LineColumns(SQLModel):
@@ -106,6 +114,8 @@ class CreditNote(SQLModel, table=True):
     tax_minor: int = Field(sa_type=sa.BigInteger)
     total_minor: int = Field(sa_type=sa.BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    # The customer and issuer as of issue (`invoices.parties`); None on notes issued before.
+    parties: dict[str, Any] | None = Field(default=None, sa_column=parties_column())
 
 
 class CreditNoteLine(LineColumns, table=True):

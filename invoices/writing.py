@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from invoices import lines as invoice_lines
+from invoices import parties
 from invoices.computation import Pending, settle_pending
 from invoices.issuer import IssuerDetails
 from invoices.models import Invoice, InvoiceLine
@@ -65,6 +66,7 @@ class InvoiceRow:
     issued_at: datetime | None = None
     voided_at: datetime | None = None
     created_at: datetime = field(default_factory=utcnow)
+    parties: dict[str, Any] | None = None
 
     def values(self) -> dict[str, Any]:
         """Every column but the id."""
@@ -124,8 +126,10 @@ def issue_drafts(
 ) -> None:
     """Issue drafts in order: their numbers come from one locked update of the sequence, in
     the caller's transaction, so they are gapless however many workers issue at once. Each
-    invoice gets a document job (its documents are rendered after the commit, by any worker:
-    `invoices.runs.documents`) and, when something is due, a payment outbox row.
+    invoice stores its parties as of now (`invoices.parties`: what its documents show of the
+    customer and the issuer) and gets a document job (its documents are rendered after the
+    commit, by any worker: `invoices.runs.documents`) and, when something is due, a payment
+    outbox row.
 
     The one place where invoices become issued (events about an issued invoice belong here)."""
     if not drafts:
@@ -137,14 +141,16 @@ def issue_drafts(
     issue_date = now.date()
     number_of: dict[int, str] = {}
     due_of: dict[int, Any] = {}
+    parties_of: dict[int, dict[str, Any]] = {}  # the documents' parties as of issue
     for draft, number in zip(drafts, numbers, strict=True):
         assert draft.invoice.id is not None
         number_of[draft.invoice.id] = number
         due_of[draft.invoice.id] = issue_date + timedelta(days=draft.customer.payment_terms_days)
+        parties_of[draft.invoice.id] = parties.snapshot(draft.customer, issuer)
     update_by_id(
         session,
         Invoice.__table__,  # type: ignore[attr-defined]
-        {"number": number_of, "due_date": due_of},
+        {"number": number_of, "due_date": due_of, "parties": parties_of},
         same={"issue_date": issue_date, "status": "issued", "issued_at": now},
     )
     for draft in drafts:
@@ -156,6 +162,7 @@ def issue_drafts(
             "due_date": due_of[invoice.id],
             "status": "issued",
             "issued_at": now,
+            "parties": parties_of[invoice.id],
         }
         for name, value in issued.items():
             if isinstance(invoice, Invoice):

@@ -26,6 +26,7 @@ server a bind and an execute per row; `COPY` streams them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -147,29 +148,54 @@ def _update_from_arrays(
     *,
     same: Mapping[str, Any] | None,
 ) -> bool:
-    """`update_by_id` as one `UPDATE … FROM unnest(:ids, :values…)`; False (nothing written)
-    for a JSON column (no array of it)."""
+    """`update_by_id` as one `UPDATE … FROM unnest(:ids, :values…)`. A JSON column (no array
+    of json to bind) goes as an array of its text, cast back: json stores the text as given,
+    the text an executemany sends (`_json_text`)."""
     names = list(values)
-    if any(isinstance(table.c[name].type, sa.JSON) for name in names):
-        return False
+    as_text = {name for name in names if isinstance(table.c[name].type, sa.JSON)}
+
+    def carried(name: str) -> Any:
+        return sa.Text() if name in as_text else table.c[name].type
+
     given = (
         sa.func.unnest(
             sa.bindparam("row_ids", type_=ARRAY(table.c.id.type)),
-            *(sa.bindparam(f"new_{name}", type_=ARRAY(table.c[name].type)) for name in names),
+            *(sa.bindparam(f"new_{name}", type_=ARRAY(carried(name))) for name in names),
         )
         .table_valued(
             sa.column("id", table.c.id.type),
-            *(sa.column(name, table.c[name].type) for name in names),
+            *(sa.column(name, carried(name)) for name in names),
         )
         .render_derived(name="given")
     )
+    set_to = {
+        name: sa.cast(given.c[name], table.c[name].type) if name in as_text else given.c[name]
+        for name in names
+    }
     session.execute(
-        sa.update(table)
-        .where(table.c.id == given.c.id)
-        .values({name: given.c[name] for name in names} | dict(same or {})),
-        {"row_ids": ids, **{f"new_{name}": [values[name][key] for key in ids] for name in names}},
+        sa.update(table).where(table.c.id == given.c.id).values(set_to | dict(same or {})),
+        {
+            "row_ids": ids,
+            **{
+                f"new_{name}": [
+                    _json_text(table.c[name].type, values[name][key])
+                    if name in as_text
+                    else values[name][key]
+                    for key in ids
+                ]
+                for name in names
+            },
+        },
     )
     return True
+
+
+def _json_text(type_: Any, value: Any) -> str | None:
+    """A JSON column's value as the text psycopg sends for it (`json.dumps`, as its `Json`
+    wrapper does), or SQL NULL."""
+    if value is None and type_.none_as_null:
+        return None
+    return json.dumps(value)
 
 
 def _copy(

@@ -1,8 +1,10 @@
 """Everything an invoice's (or credit note's) documents show, loaded in one go as plain data.
 
 `DocumentData` is frozen and holds no session, so `build_documents` can run in another process.
-It is built from the issued, immutable rows only (and the issuer passed in), so rendering it
-again gives the same bytes.
+It is built from the issued, immutable rows only, their parties (customer and issuer) as stored
+at issue (`invoices.parties`), so rendering it again, later or elsewhere, gives the same bytes.
+The issuer passed in and the customer row as it is now stand in only for a row issued before
+parties were stored.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from invoices import pdf
-from invoices.einvoice.mapping import Buyer, SourceLine, build_einvoice
+from invoices.einvoice.mapping import SourceLine, build_einvoice
 from invoices.einvoice.model import EInvoice
 from invoices.issuer import IssuerDetails
 from invoices.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from invoices.parties import Parties, as_issued
 from invoices.period_inputs import SlaInputs, ToCompute, load_sla_inputs
 from invoices.sla_credits import sla_for_period
 from invoices.statement_data import (
@@ -56,31 +59,6 @@ def _pdf_line(line: InvoiceLine | CreditNoteLine) -> pdf.InvoiceLine:
         quantity=line.quantity,
         unit_price_minor=line.unit_price_minor,
         amount_minor=line.amount_minor,
-    )
-
-
-def _pdf_customer(customer: Customer) -> pdf.Customer:
-    return pdf.Customer(
-        name=customer.name,
-        address_lines=tuple(customer.address),
-        country=customer.country,
-        tax_id=customer.tax_id,
-        email=customer.email,
-    )
-
-
-def _buyer(customer: Customer) -> Buyer:
-    assert customer.id is not None
-    return Buyer(
-        customer_id=customer.id,
-        name=customer.name,
-        street=customer.street,
-        city=customer.city,
-        postal_code=customer.postal_code,
-        country=customer.country,
-        vat_id=customer.vat_id,
-        email=customer.email,
-        buyer_reference=customer.buyer_reference,
     )
 
 
@@ -124,7 +102,10 @@ def documents_data(
         if i in found and found[i].status != "draft" and found[i].number is not None
     ]
     contracts = _by_id(session, Contract, {invoice.contract_id for invoice in issued})
-    customers = _by_id(session, Customer, {invoice.customer_id for invoice in issued})
+    # Only an invoice issued before parties were stored shows its customer as it is now.
+    customers = _by_id(
+        session, Customer, {invoice.customer_id for invoice in issued if not invoice.parties}
+    )
     plans = _by_id(session, Plan, {contract.plan_id for contract in contracts.values()})
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
     if issued:
@@ -162,7 +143,9 @@ def documents_data(
                 session,
                 invoice,
                 contract=contract,
-                customer=customers[invoice.customer_id],
+                parties=as_issued(
+                    invoice.parties, customer=customers.get(invoice.customer_id), issuer=issuer
+                ),
                 plan=plans[contract.plan_id],
                 period=period,
                 lines=lines.get(invoice.id, []),
@@ -170,7 +153,6 @@ def documents_data(
                 sla_inputs=sla_inputs[key],
                 allotments=allotments.get(key, []),
                 statement=statements[key],
-                issuer=issuer,
             )
         except Exception as exc:  # this invoice's only: the batch goes on
             result[invoice.id] = exc
@@ -215,7 +197,7 @@ def _invoice_data(
     invoice: Invoice,
     *,
     contract: Contract,
-    customer: Customer,
+    parties: Parties,
     plan: Plan,
     period: Period,
     lines: Sequence[InvoiceLine],
@@ -223,13 +205,13 @@ def _invoice_data(
     sla_inputs: SlaInputs,
     allotments: Sequence[Allotment],
     statement: Sequence[pdf.StatementEntry],
-    issuer: IssuerDetails,
 ) -> DocumentData:
     """One invoice's documents' content from what `documents_data` read (the SLA figures from
-    the inputs given, so `sla_for_period` reads nothing)."""
+    the inputs given, so `sla_for_period` reads nothing), its parties as of issue."""
     assert invoice.id is not None and contract.id is not None
     assert invoice.issue_date is not None and invoice.number is not None
     as_of = invoice.issued_at or invoice.created_at
+    issuer = parties.issuer
     overage_minutes = (overage.overage_minutes + overage.on_demand_minutes) if overage else 0
     sla = sla_for_period(
         session, contract=contract, plan=plan, period=period, now=as_of, inputs=sla_inputs
@@ -242,7 +224,7 @@ def _invoice_data(
         period=invoice.period_label,
         currency=invoice.currency,
         issuer=issuer.for_pdf(),
-        customer=_pdf_customer(customer),
+        customer=parties.customer,
         lines=tuple(_pdf_line(line) for line in lines),
         subtotal_minor=invoice.subtotal_minor,
         tax_rate_percent=invoice.tax_rate_percent,
@@ -267,7 +249,7 @@ def _invoice_data(
         period_start=invoice.period_start,
         period_end_exclusive=invoice.period_end,
         issuer=issuer,
-        buyer=_buyer(customer),
+        buyer=parties.buyer,
         lines=[_source(line) for line in lines],
         tax_rate_percent=invoice.tax_rate_percent,
         tax_minor=invoice.tax_minor,
@@ -285,8 +267,11 @@ def credit_note_data(
     if note is None:
         raise NotFound(f"no credit note {credit_note_id}")
     invoice = session.get(Invoice, note.invoice_id)
-    customer = session.get(Customer, note.customer_id)
-    assert invoice is not None and customer is not None and invoice.number is not None
+    assert invoice is not None and invoice.number is not None
+    # Its parties as of its issue (a note issued before they were stored: as they are now).
+    customer = None if note.parties else session.get(Customer, note.customer_id)
+    parties = as_issued(note.parties, customer=customer, issuer=issuer)
+    issuer = parties.issuer
     lines = session.scalars(
         select(CreditNoteLine)
         .where(col(CreditNoteLine.credit_note_id) == credit_note_id)
@@ -300,7 +285,7 @@ def credit_note_data(
         period=invoice.period_label,
         currency=note.currency,
         issuer=issuer.for_pdf(),
-        customer=_pdf_customer(customer),
+        customer=parties.customer,
         lines=tuple(_pdf_line(line) for line in lines),
         subtotal_minor=note.subtotal_minor,
         tax_rate_percent=invoice.tax_rate_percent,
@@ -321,7 +306,7 @@ def credit_note_data(
         period_start=invoice.period_start,
         period_end_exclusive=invoice.period_end,
         issuer=issuer,
-        buyer=_buyer(customer),
+        buyer=parties.buyer,
         lines=[_source(line, -1) for line in lines],
         tax_rate_percent=invoice.tax_rate_percent,
         tax_minor=-note.tax_minor,

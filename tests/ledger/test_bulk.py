@@ -222,6 +222,12 @@ def _awkward_rows(session: Session, contract: Contract) -> None:
             "tax_rate_percent": {id_: Decimal(f"7.{i}0") for i, id_ in enumerate(invoice_ids)},
             "reverse_charge": {id_: i % 2 == 1 for i, id_ in enumerate(invoice_ids)},
             "payment_failure_message": {id_: AWKWARD for id_ in invoice_ids},
+            "parties": {
+                id_: None
+                if i % 3 == 0
+                else {"customer": {"name": AWKWARD, "n": i, "vat": None}, "sample": i % 2 == 1}
+                for i, id_ in enumerate(invoice_ids)
+            },
         },
         same={"issue_date": date(2026, 3, 2), "status": "issued", "issued_at": now},
     )
