@@ -63,14 +63,9 @@ def insert_rows_ids(session: Session, table: sa.Table, rows: Sequence[dict[str, 
     """Many rows of the same columns (no `id`), inserted; their new ids, in the rows' order."""
     if not rows:
         return []
-    if _postgres(session):
-        ids = sorted(
-            session.scalars(
-                sa.select(
-                    sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
-                ).select_from(sa.func.generate_series(1, len(rows)))
-            )
-        )
+    reserved = reserve_ids(session, [(table, len(rows))])
+    if reserved is not None:
+        (ids,) = reserved
         if len(rows) < COPY_FROM_ROWS or not _copy(session, table, rows, ids=ids):
             session.execute(
                 sa.insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
