@@ -33,14 +33,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     reading = request.method in READ_METHODS
     factory: sessionmaker[Session] = request.app.state.session_factory
-    readers = read_factory(factory) if reading else None
-    session = (readers or factory)()
+    session = read_session(factory) if reading else factory()
     claim = current_claim.get()
     if claim is not None:
         claim.session = session  # a keyed write stores its response in this transaction
     try:
-        if reading and readers is None:  # bound to a connection (tests): set the options on it
-            await run_in_threadpool(session.connection, execution_options=_read_options(session))
         yield session
         if not reading and session.in_transaction():
             await run_in_threadpool(session.commit)
@@ -108,12 +105,8 @@ def principal_of(request: Request) -> Principal:
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    readers = read_factory(factory)
-    session: Session = (readers or factory)()
+    session = read_session(request.app.state.session_factory)
     try:
-        if readers is None:
-            session.connection(execution_options=_read_options(session))
         principal = authenticate(session, token.strip())
         session.rollback()
     finally:
@@ -125,11 +118,23 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def _read_options(session: Session) -> dict[str, object]:
-    """A factory `read_factory` cannot copy: the options are set on the session's connection
-    (not autocommit on one bound to a connection already in a transaction)."""
+def read_session(factory: sessionmaker[Session]) -> Session:
+    """A session that only reads (a GET's, a token lookup's). From `read_factory` it opens
+    without I/O; from a factory it cannot copy (a test's, maybe bound to a connection already
+    in a transaction: no autocommit then) the options are set on its connection at once."""
+    readers = read_factory(factory)
+    if readers is not None:
+        return readers()
+    session = factory()
     bind = session.get_bind()
-    return _options_for(bind) if isinstance(bind, Engine) else READ_ONLY
+    try:
+        session.connection(
+            execution_options=_options_for(bind) if isinstance(bind, Engine) else READ_ONLY
+        )
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 def _options_for(engine: Engine) -> dict[str, object]:
