@@ -2,12 +2,12 @@
 
 FastAPI validates and serialises a sync endpoint's return value against its response model in a
 second trip to the thread pool after the endpoint returns. Each route's endpoint is wrapped
-(`wrap_routes`) to do the same validation and the same serialisation (`serialise`, FastAPI's own
+(`wrap_routes`) to do the same validation and the same serialisation (`respond`, FastAPI's own
 steps) before it returns, so FastAPI receives a finished `Response` and sends it as it is: the
 bytes, status and headers are those FastAPI would have sent, one thread hop fewer (issue #12).
 
 A keyed write stores that response with its idempotency claim (`app.idempotency.claims`),
-in the request's transaction, through the `after` hook.
+in the request's transaction, through the `finished` hook.
 """
 
 from __future__ import annotations
