@@ -253,11 +253,9 @@ def _parties(session: Session, model: type[Invoice] | type[CreditNote], id_: int
     return session.execute(sa.select(col(model.parties)).where(col(model.id) == id_)).scalar_one()
 
 
-def test_issuing_one_contract_and_voiding_store_the_parties_as_plain_json(
-    session: Session,
-) -> None:
-    """The single-contract path (an `Invoice` model, not a chunk's plain row) and a void store
-    every field the documents use, the issuer's `sample` too."""
+def _bill_january(session: Session, *, issuer: IssuerDetails) -> tuple[Customer, Invoice]:
+    """A customer with the details as issued, and its contract's January invoice, issued on the
+    single-contract path (`bill_period`) by `issuer`."""
     customer = factories.create_customer(session, **AS_ISSUED)
     plan = factories.create_plan(session)
     contract = factories.create_contract(session, customer=customer, plan=plan)
@@ -267,9 +265,18 @@ def test_issuing_one_contract_and_voiding_store_the_parties_as_plain_json(
         plan=plan,
         customer=customer,
         period=month_period(date(2026, 1, 1)),
-        issuer=OTHER,
+        issuer=issuer,
         now=utcnow(),
     )
+    return customer, invoice
+
+
+def test_issuing_one_contract_and_voiding_store_the_parties_as_plain_json(
+    session: Session,
+) -> None:
+    """The single-contract path (an `Invoice` model, not a chunk's plain row) and a void store
+    every field the documents use, the issuer's `sample` too."""
+    customer, invoice = _bill_january(session, issuer=OTHER)
     assert invoice.id is not None and invoice.status == "issued"
     expected = _expected(customer, OTHER)
     assert snapshot(customer, OTHER) == expected
@@ -284,18 +291,7 @@ def test_issuing_one_contract_and_voiding_store_the_parties_as_plain_json(
 
 @pytest.mark.postgres_only
 def test_an_issued_invoices_parties_cannot_change(session: Session) -> None:
-    customer = factories.create_customer(session, **AS_ISSUED)
-    plan = factories.create_plan(session)
-    contract = factories.create_contract(session, customer=customer, plan=plan)
-    invoice = bill_period(
-        session,
-        contract=contract,
-        plan=plan,
-        customer=customer,
-        period=month_period(date(2026, 1, 1)),
-        issuer=ISSUER,
-        now=utcnow(),
-    )
+    _, invoice = _bill_january(session, issuer=ISSUER)
     savepoint = session.begin_nested()
     with pytest.raises(sa.exc.DBAPIError, match="immutable"):
         session.execute(
